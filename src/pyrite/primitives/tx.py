@@ -1,0 +1,217 @@
+"""OutPoint, TxIn, TxOut and Tx with BIP144 (segwit) serialization."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from pyrite.crypto.hashes import sha256d
+from pyrite.encoding.bytes import ByteReader, ByteWriter, compact_size
+from pyrite.errors import DecodeError
+
+COIN = 100_000_000
+MAX_MONEY = 21_000_000 * COIN
+SEQUENCE_FINAL = 0xFFFFFFFF
+NULL_HASH = bytes(32)
+MAX_TX_SIZE = 4_000_000  # nothing bigger fits in a block
+_MIN_TXIN = 41
+_MIN_TXOUT = 9
+_OUTPOINT = struct.Struct("<32sI")
+
+
+@dataclass(frozen=True, slots=True)
+class OutPoint:
+    txid: bytes  # internal byte order
+    n: int
+
+    def is_null(self) -> bool:
+        return self.n == 0xFFFFFFFF and self.txid == NULL_HASH
+
+    def serialize(self) -> bytes:
+        return _OUTPOINT.pack(self.txid, self.n)
+
+    def __str__(self) -> str:
+        return f"{self.txid[::-1].hex()}:{self.n}"
+
+
+NULL_OUTPOINT = OutPoint(NULL_HASH, 0xFFFFFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class TxIn:
+    prevout: OutPoint
+    script_sig: bytes = b""
+    sequence: int = SEQUENCE_FINAL
+    witness: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TxOut:
+    value: int
+    script_pubkey: bytes
+
+    def serialize(self) -> bytes:
+        return struct.pack("<q", self.value) + compact_size(len(self.script_pubkey)) + (
+            self.script_pubkey
+        )
+
+    @classmethod
+    def read(cls, r: ByteReader) -> TxOut:
+        return cls(r.i64(), r.var_bytes())
+
+
+@dataclass(frozen=True, slots=True)
+class Tx:
+    version: int
+    vin: tuple[TxIn, ...]
+    vout: tuple[TxOut, ...]
+    locktime: int = 0
+    txid: bytes = field(default=b"", compare=False)
+    wtxid: bytes = field(default=b"", compare=False)
+    size: int = field(default=0, compare=False)  # serialized size with witness
+    base_size: int = field(default=0, compare=False)  # without witness
+
+    def __post_init__(self) -> None:
+        if not self.txid:
+            raw = self.serialize(witness=True)
+            base = self.serialize(witness=False)
+            object.__setattr__(self, "txid", sha256d(base))
+            object.__setattr__(self, "wtxid", sha256d(raw) if raw != base else sha256d(base))
+            object.__setattr__(self, "size", len(raw))
+            object.__setattr__(self, "base_size", len(base))
+
+    # --- properties ---
+    def has_witness(self) -> bool:
+        return any(i.witness for i in self.vin)
+
+    def is_coinbase(self) -> bool:
+        return len(self.vin) == 1 and self.vin[0].prevout.is_null()
+
+    @property
+    def weight(self) -> int:
+        return self.base_size * 3 + self.size
+
+    @property
+    def vsize(self) -> int:
+        return (self.weight + 3) // 4
+
+    # --- codec ---
+    def write(self, w: ByteWriter, witness: bool = True) -> None:
+        use_wit = witness and self.has_witness()
+        w.i32(self.version)
+        if use_wit:
+            w.write(b"\x00\x01")
+        w.compact_size(len(self.vin))
+        for i in self.vin:
+            w.write(i.prevout.serialize())
+            w.var_bytes(i.script_sig)
+            w.u32(i.sequence)
+        w.compact_size(len(self.vout))
+        for o in self.vout:
+            w.i64(o.value)
+            w.var_bytes(o.script_pubkey)
+        if use_wit:
+            for i in self.vin:
+                w.compact_size(len(i.witness))
+                for item in i.witness:
+                    w.var_bytes(item)
+        w.u32(self.locktime)
+
+    def serialize(self, witness: bool = True) -> bytes:
+        w = ByteWriter()
+        self.write(w, witness)
+        return w.getvalue()
+
+    @classmethod
+    def read(cls, r: ByteReader, allow_witness: bool = True) -> Tx:
+        """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling)."""
+        start = r.pos
+        buf = r.buf
+        version = r.i32()
+        flags = 0
+        vin = _read_vin(r)
+        body_start = start + 4
+        if not vin and allow_witness:
+            flags = r.u8()
+            if flags != 0:
+                body_start = r.pos
+                vin = _read_vin(r)
+                vout = _read_vout(r)
+            else:
+                vout = ()
+        else:
+            vout = _read_vout(r)
+        body_end = r.pos
+        if flags & 1 and allow_witness:
+            flags ^= 1
+            wins = []
+            any_wit = False
+            for txin in vin:
+                n = r.compact_size()
+                if n > r.remaining():
+                    raise DecodeError("witness stack count exceeds data")
+                stack = tuple(r.var_bytes() for _ in range(n))
+                if stack:
+                    any_wit = True
+                wins.append(TxIn(txin.prevout, txin.script_sig, txin.sequence, stack))
+            if not any_wit:
+                raise DecodeError("superfluous witness record")
+            vin = tuple(wins)
+        if flags:
+            raise DecodeError("unknown transaction optional data")
+        locktime = r.u32()
+        end = r.pos
+        raw = bytes(buf[start:end])
+        if body_start != start + 4:  # witness serialization: strip marker/flag and witnesses
+            base = raw[:4] + bytes(buf[body_start:body_end]) + raw[-4:]
+        else:
+            base = raw
+        txid = sha256d(base)
+        wtxid = sha256d(raw) if base is not raw else txid
+        return cls(version, vin, vout, locktime, txid, wtxid, len(raw), len(base))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, allow_witness: bool = True) -> Tx:
+        r = ByteReader(data)
+        tx = cls.read(r, allow_witness)
+        r.done()
+        return tx
+
+    @classmethod
+    def from_hex(cls, s: str) -> Tx:
+        try:
+            data = bytes.fromhex(s)
+        except ValueError as e:
+            raise DecodeError("transaction hex is not valid hex") from e
+        return cls.from_bytes(data)
+
+    def txid_hex(self) -> str:
+        return self.txid[::-1].hex()
+
+    def wtxid_hex(self) -> str:
+        return self.wtxid[::-1].hex()
+
+
+def _read_vin(r: ByteReader) -> tuple[TxIn, ...]:
+    n = r.compact_size()
+    if n * _MIN_TXIN > r.remaining():
+        raise DecodeError(f"input count {n} exceeds data")
+    out = []
+    unpack = _OUTPOINT.unpack_from
+    for _ in range(n):
+        p = r.pos
+        if p + 36 > r.end:
+            raise DecodeError("truncated outpoint")
+        h, idx = unpack(r.buf, p)
+        r.pos = p + 36
+        ss = r.var_bytes()
+        seq = r.u32()
+        out.append(TxIn(OutPoint(bytes(h), idx), ss, seq))
+    return tuple(out)
+
+
+def _read_vout(r: ByteReader) -> tuple[TxOut, ...]:
+    n = r.compact_size()
+    if n * _MIN_TXOUT > r.remaining():
+        raise DecodeError(f"output count {n} exceeds data")
+    return tuple(TxOut(r.i64(), r.var_bytes()) for _ in range(n))
