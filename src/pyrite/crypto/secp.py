@@ -184,8 +184,20 @@ def ecdsa_sign(secret32: bytes, msg32: bytes) -> bytes:
     return bytes(PrivateKey(secret32).sign(msg32, hasher=None))
 
 
-def schnorr_sign(secret32: bytes, msg32: bytes, aux32: bytes | None = None) -> bytes:
-    return bytes(PrivateKey(secret32).sign_schnorr(msg32, aux32))
+def schnorr_sign(secret32: bytes, msg: bytes, aux32: bytes | None = None) -> bytes:
+    """BIP340 signature of a message of any length (aux32: 32 bytes of auxiliary randomness)."""
+    keypair = _new("secp256k1_keypair *")
+    if not lib.secp256k1_keypair_create(_CTX, keypair, secret32):
+        raise ValueError("invalid secret key")
+    params = _new("secp256k1_schnorrsig_extraparams *")
+    params.magic = [0xDA, 0x6F, 0xB3, 0x8C]
+    params.noncefp = ffi.NULL
+    aux = _new("unsigned char[32]", aux32) if aux32 is not None else ffi.NULL
+    params.ndata = aux
+    sig = _new("unsigned char[64]")
+    if not lib.secp256k1_schnorrsig_sign_custom(_CTX, sig, msg, len(msg), keypair, params):
+        raise ValueError("schnorr signing failed")
+    return bytes(ffi.buffer(sig, 64))
 
 
 def seckey_tweak_add(secret32: bytes, tweak32: bytes) -> bytes:

@@ -1,0 +1,57 @@
+"""The public one-input entry point, shaped like libbitcoinkernel's script verification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyrite.primitives.tx import Tx, TxOut
+from pyrite.script.errors import ScriptError
+from pyrite.script.flags import ALL_FLAGS, ScriptFlags
+from pyrite.script.interpreter import Checker, check_flag_combination, verify_input
+from pyrite.script.sighash import PrecomputedTx
+
+
+def verify_script(
+    script_pubkey: bytes,
+    amount: int,
+    tx: bytes,
+    input_index: int,
+    flags: int,
+    spent_outputs: Sequence[tuple[int, bytes]] | None = None,
+) -> None:
+    """Verify input ``input_index`` of the serialized transaction ``tx``.
+
+    Returns on success; raises ``ScriptError`` (``.code`` is Core's error name) when
+    the scripts fail. Raises ``pyrite.errors.DecodeError`` if ``tx`` does not parse and
+    ``ValueError`` for bad arguments: an index out of range, unknown flag bits, a
+    flag combination Core forbids, or TAPROOT without ``spent_outputs`` (one
+    ``(amount, script_pubkey)`` per input, as libbitcoinkernel requires).
+    """
+    parsed = Tx.from_bytes(tx)
+    spent = None
+    if spent_outputs is not None:
+        spent = [TxOut(a, s) for a, s in spent_outputs]
+    pre = PrecomputedTx(parsed, spent)
+    verify_tx_input(pre, input_index, script_pubkey, amount, flags)
+
+
+def verify_tx_input(
+    pre: PrecomputedTx, input_index: int, script_pubkey: bytes, amount: int, flags: int
+) -> None:
+    """Like ``verify_script`` for an already parsed transaction and its precomputed data."""
+    tx = pre.tx
+    if not 0 <= input_index < len(tx.vin):
+        raise ValueError(f"input index {input_index} out of range ({len(tx.vin)} inputs)")
+    if flags & ~ALL_FLAGS:
+        raise ValueError(f"unknown script flag bits {flags & ~ALL_FLAGS:#x}")
+    check_flag_combination(flags)
+    if pre.spent_outputs is not None and len(pre.spent_outputs) != len(tx.vin):
+        raise ValueError("spent_outputs must list one output per input")
+    if flags & ScriptFlags.TAPROOT and pre.spent_outputs is None:
+        raise ValueError("spent_outputs are required with the TAPROOT flag")
+    txin = tx.vin[input_index]
+    checker = Checker(tx, input_index, amount, pre)
+    verify_input(txin.script_sig, script_pubkey, txin.witness, flags, checker)
+
+
+__all__ = ["ScriptError", "ScriptFlags", "verify_script", "verify_tx_input"]
