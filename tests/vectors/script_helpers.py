@@ -14,7 +14,9 @@ ONE_KEY_XONLY = secp.xonly_from_secret((1).to_bytes(32, "big"))
 
 
 def crediting_tx(script_pubkey: bytes, amount: int) -> Tx:
-    return Tx(1, (TxIn(NULL_OUTPOINT, b"\x00\x00", 0xFFFFFFFF),), (TxOut(amount, script_pubkey),), 0)
+    return Tx(
+        1, (TxIn(NULL_OUTPOINT, b"\x00\x00", 0xFFFFFFFF),), (TxOut(amount, script_pubkey),), 0
+    )
 
 
 def spending_tx(credit: Tx, script_sig: bytes, witness: tuple[bytes, ...], amount: int) -> Tx:

@@ -67,7 +67,9 @@ SCRIPT_ERROR_NAMES = (
 #: such as ``mandatory-script-verify-flag-failed (Signature must be zero ...)``.
 SCRIPT_ERROR_STRINGS = {
     "OK": "No error",
-    "EVAL_FALSE": "Script evaluated without error but finished with a false/empty top stack element",
+    "EVAL_FALSE": (
+        "Script evaluated without error but finished with a false/empty top stack element"
+    ),
     "VERIFY": "Script failed an OP_VERIFY operation",
     "EQUALVERIFY": "Script failed an OP_EQUALVERIFY operation",
     "CHECKMULTISIGVERIFY": "Script failed an OP_CHECKMULTISIGVERIFY operation",
@@ -97,9 +99,7 @@ SCRIPT_ERROR_STRINGS = {
     "NULLFAIL": "Signature must be zero for failed CHECK(MULTI)SIG operation",
     "DISCOURAGE_UPGRADABLE_NOPS": "NOPx reserved for soft-fork upgrades",
     "DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM": "Witness version reserved for soft-fork upgrades",
-    "DISCOURAGE_UPGRADABLE_TAPROOT_VERSION": (
-        "Taproot version reserved for soft-fork upgrades"
-    ),
+    "DISCOURAGE_UPGRADABLE_TAPROOT_VERSION": ("Taproot version reserved for soft-fork upgrades"),
     "DISCOURAGE_OP_SUCCESS": "OP_SUCCESSx reserved for soft-fork upgrades",
     "DISCOURAGE_UPGRADABLE_PUBKEYTYPE": "Public key version reserved for soft-fork upgrades",
     "PUBKEYTYPE": "Public key is neither compressed or uncompressed",

@@ -17,7 +17,6 @@ from pyrite.script.flags import ScriptFlags as F
 from pyrite.script.num import cast_to_bool, clamp_int32, decode_num, encode_num
 from pyrite.script.opcodes import (
     DISABLED_OPCODES,
-    OP_0,
     OP_1,
     OP_1NEGATE,
     OP_16,
@@ -94,7 +93,7 @@ _sha256 = hashlib.sha256
 class ExecData:
     """Core's ScriptExecutionData (taproot/tapscript execution context)."""
 
-    __slots__ = ("annex_hash", "tapleaf_hash", "codesep_pos", "weight_left")
+    __slots__ = ("annex_hash", "codesep_pos", "tapleaf_hash", "weight_left")
 
     def __init__(self) -> None:
         self.annex_hash: bytes | None = None
@@ -106,7 +105,7 @@ class ExecData:
 class Checker:
     """Core's GenericTransactionSignatureChecker for one input of one transaction."""
 
-    __slots__ = ("tx", "n_in", "amount", "pre")
+    __slots__ = ("amount", "n_in", "pre", "tx")
 
     def __init__(self, tx: Tx, n_in: int, amount: int, pre: PrecomputedTx | None = None) -> None:
         self.tx = tx
@@ -405,9 +404,9 @@ def _eval(
             elif op == OP_ELSE:
                 if not vexec:
                     raise ScriptError("UNBALANCED_CONDITIONAL")
-                v = vexec[-1]
-                vexec[-1] = not v
-                false_count += 1 if v else -1
+                was = vexec[-1]
+                vexec[-1] = not was
+                false_count += 1 if was else -1
             elif op == OP_ENDIF:
                 if not vexec:
                     raise ScriptError("UNBALANCED_CONDITIONAL")
@@ -473,17 +472,17 @@ def _eval(
                 _arith_op(op, stack, minimal)
             elif 0xA6 <= op <= 0xAA:
                 need(1)
-                v = stack[-1]
+                item = stack[-1]
                 if op == 0xA6:
-                    stack[-1] = ripemd160(v)
+                    stack[-1] = ripemd160(item)
                 elif op == 0xA7:
-                    stack[-1] = sha1(v)
+                    stack[-1] = sha1(item)
                 elif op == 0xA8:
-                    stack[-1] = sha256(v)
+                    stack[-1] = sha256(item)
                 elif op == 0xA9:
-                    stack[-1] = hash160(v)
+                    stack[-1] = hash160(item)
                 else:
-                    stack[-1] = sha256d(v)
+                    stack[-1] = sha256d(item)
             elif op == OP_CODESEPARATOR:
                 codehash_start = pc
                 execdata.codesep_pos = opcode_pos
@@ -501,9 +500,7 @@ def _eval(
                     seq = decode_num(stack[-1], minimal, 5)
                     if seq < 0:
                         raise ScriptError("NEGATIVE_LOCKTIME")
-                    if not seq & SEQUENCE_LOCKTIME_DISABLE_FLAG and not checker.check_sequence(
-                        seq
-                    ):
+                    if not seq & SEQUENCE_LOCKTIME_DISABLE_FLAG and not checker.check_sequence(seq):
                         raise ScriptError("UNSATISFIED_LOCKTIME")
             elif op == 0xB0 or 0xB3 <= op <= 0xB9:  # OP_NOP1, OP_NOP4..OP_NOP10
                 if flags & F.DISCOURAGE_UPGRADABLE_NOPS:
@@ -813,7 +810,9 @@ def _execute_witness_script(
 
 
 def _witness_serialized_size(witness: tuple[bytes, ...]) -> int:
-    return len(compact_size(len(witness))) + sum(len(compact_size(len(w))) + len(w) for w in witness)
+    return len(compact_size(len(witness))) + sum(
+        len(compact_size(len(w))) + len(w) for w in witness
+    )
 
 
 def verify_witness_program(

@@ -40,16 +40,16 @@ class PrecomputedTx:
     """
 
     __slots__ = (
-        "tx",
-        "spent_outputs",
-        "_prevouts",
-        "_sequences",
-        "_outputs",
         "_amounts",
-        "_scripts",
         "_h143",
-        "_ser_outputs",
         "_legacy_parts",
+        "_outputs",
+        "_prevouts",
+        "_scripts",
+        "_sequences",
+        "_ser_outputs",
+        "spent_outputs",
+        "tx",
     )
 
     def __init__(self, tx: Tx, spent_outputs: Sequence[TxOut] | None = None) -> None:
@@ -224,6 +224,23 @@ def taproot_sighash(
 
     ``tapleaf_hash`` set means a tapscript (ext_flag 1) signature.
     """
+    msg = taproot_sigmsg(pre, n_in, hash_type, annex_hash, tapleaf_hash, codesep_pos)
+    if msg is None:
+        return None
+    h = tagged_hasher("TapSighash").copy()
+    h.update(msg)
+    return h.digest()
+
+
+def taproot_sigmsg(
+    pre: PrecomputedTx,
+    n_in: int,
+    hash_type: int,
+    annex_hash: bytes | None = None,
+    tapleaf_hash: bytes | None = None,
+    codesep_pos: int = 0xFFFFFFFF,
+) -> bytes | None:
+    """The BIP341 SigMsg with the epoch byte in front: what the TapSighash tag hashes."""
     if not (hash_type <= 0x03 or 0x81 <= hash_type <= 0x83):
         return None
     tx = pre.tx
@@ -231,7 +248,6 @@ def taproot_sighash(
     assert spent is not None, "taproot signature hash needs the spent outputs"
     output_type = SIGHASH_ALL if hash_type == SIGHASH_DEFAULT else hash_type & 3
     anyone = hash_type & SIGHASH_ANYONECANPAY
-    h = tagged_hasher("TapSighash").copy()
     ext_flag = 1 if tapleaf_hash is not None else 0
     parts = [b"\x00", bytes((hash_type,)), _I32.pack(tx.version), _U32.pack(tx.locktime)]
     if not anyone:
@@ -254,5 +270,4 @@ def taproot_sighash(
         parts.append(_sha256(pre.serialized_outputs()[n_in]).digest())
     if tapleaf_hash is not None:
         parts += [tapleaf_hash, b"\x00", _U32.pack(codesep_pos)]
-    h.update(b"".join(parts))
-    return h.digest()
+    return b"".join(parts)
