@@ -15,6 +15,7 @@ from pyrite.script.flags import ScriptFlags as F
 from pyrite.script.interpreter import Checker, verify_input
 from pyrite.script.script import iter_ops
 from pyrite.script.sighash import PrecomputedTx
+from pyrite.script.verify import verify_tx_input
 from tests.conftest import vector_path
 
 MAINNET_300025 = F.P2SH | F.WITNESS | F.TAPROOT
@@ -57,8 +58,18 @@ def verify_tx(tx: Tx, spent: list[TxOut], flags: int, only: list[int] | None = N
         try:
             verify_input(txin.script_sig, spent[k].script_pubkey, txin.witness, flags,
                          Checker(tx, k, spent[k].value, pre))  # fmt: skip
+            slow = "OK"
         except ScriptError as e:
+            slow = e.code
             errors.append(f"{tx.txid_hex()}:{k} {e.code}")
+        try:  # the public path (with the standard-template fast paths) must agree
+            verify_tx_input(PrecomputedTx(tx, spent), k, spent[k].script_pubkey,
+                            spent[k].value, flags)  # fmt: skip
+            fast = "OK"
+        except ScriptError as e:
+            fast = e.code
+        if fast != slow:
+            errors.append(f"{tx.txid_hex()}:{k} fast path {fast} != interpreter {slow}")
     return errors
 
 

@@ -32,6 +32,29 @@ class ScriptFlags(IntFlag):
 
 ALL_FLAGS = ScriptFlags((1 << 21) - 1)
 
+# Plain-int copies for hot paths: IntFlag arithmetic costs a Python call per operation.
+P2SH = 1 << 0
+STRICTENC = 1 << 1
+DERSIG = 1 << 2
+LOW_S = 1 << 3
+NULLDUMMY = 1 << 4
+SIGPUSHONLY = 1 << 5
+MINIMALDATA = 1 << 6
+DISCOURAGE_UPGRADABLE_NOPS = 1 << 7
+CLEANSTACK = 1 << 8
+CHECKLOCKTIMEVERIFY = 1 << 9
+CHECKSEQUENCEVERIFY = 1 << 10
+WITNESS = 1 << 11
+DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM = 1 << 12
+MINIMALIF = 1 << 13
+NULLFAIL = 1 << 14
+WITNESS_PUBKEYTYPE = 1 << 15
+CONST_SCRIPTCODE = 1 << 16
+TAPROOT = 1 << 17
+DISCOURAGE_UPGRADABLE_TAPROOT_VERSION = 1 << 18
+DISCOURAGE_OP_SUCCESS = 1 << 19
+DISCOURAGE_UPGRADABLE_PUBKEYTYPE = 1 << 20
+
 #: The flags that are consensus rules today (Core's SCRIPT_VERIFY_* used by blocks).
 CONSENSUS_FLAGS = (
     ScriptFlags.P2SH

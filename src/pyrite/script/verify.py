@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pyrite.primitives.tx import Tx, TxOut
 from pyrite.script.errors import ScriptError
+from pyrite.script.fastpath import try_fast_path
 from pyrite.script.flags import ALL_FLAGS, ScriptFlags
 from pyrite.script.interpreter import Checker, check_flag_combination, verify_input
 from pyrite.script.sighash import PrecomputedTx
@@ -49,6 +50,8 @@ def verify_tx_input(
         raise ValueError("spent_outputs must list one output per input")
     if flags & ScriptFlags.TAPROOT and pre.spent_outputs is None:
         raise ValueError("spent_outputs are required with the TAPROOT flag")
+    if try_fast_path(pre, input_index, script_pubkey, amount, flags):
+        return
     txin = tx.vin[input_index]
     checker = Checker(tx, input_index, amount, pre)
     verify_input(txin.script_sig, script_pubkey, txin.witness, flags, checker)

@@ -1,0 +1,133 @@
+"""Fast paths for the three standard spends: P2PKH, P2WPKH and P2TR key path.
+
+A fast path only ever answers "valid": it recognises the exact shape of a standard
+spend, performs the checks the interpreter would perform on that shape, and returns
+True when the signature verifies. In every other case (an unusual shape, a policy flag
+that would object, a bad signature) it returns False and the caller runs the full
+interpreter, so the error reported is always the interpreter's own.
+"""
+
+from __future__ import annotations
+
+from pyrite.crypto import secp
+from pyrite.crypto.hashes import hash160
+from pyrite.primitives.tx import Tx
+from pyrite.script.flags import (
+    CLEANSTACK,
+    DERSIG,
+    LOW_S,
+    STRICTENC,
+    TAPROOT,
+    WITNESS,
+    WITNESS_PUBKEYTYPE,
+)
+from pyrite.script.sighash import PrecomputedTx, bip143_sighash, legacy_sighash, taproot_sighash
+
+_ENC_FLAGS = DERSIG | LOW_S | STRICTENC
+_ecdsa_verify_compact = secp.ecdsa_verify_compact
+_parse_der_lax = secp.parse_der_lax
+_schnorr_verify = secp.schnorr_verify
+
+
+def _sig_ok(sig: bytes, flags: int) -> bool:
+    """The signature passes CheckSignatureEncoding for these flags (else: slow path)."""
+    if flags & _ENC_FLAGS:
+        from pyrite.script.interpreter import is_valid_signature_encoding
+
+        if not is_valid_signature_encoding(sig):
+            return False
+        if flags & LOW_S and not secp.is_low_s(sig[:-1]):
+            return False
+        if flags & STRICTENC and not 1 <= (sig[-1] & 0x7F) <= 3:
+            return False
+    return True
+
+
+def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
+    n = len(pub)
+    first = pub[0]
+    if n == 33:
+        return first == 2 or first == 3
+    if n == 65:
+        if segwit and flags & WITNESS_PUBKEYTYPE:
+            return False
+        return first == 4 or not flags & STRICTENC and (first == 6 or first == 7)
+    return False
+
+
+def try_fast_path(
+    pre: PrecomputedTx, n_in: int, script_pubkey: bytes, amount: int, flags: int
+) -> bool:
+    """True if input ``n_in`` is a standard spend that certainly verifies under ``flags``."""
+    tx: Tx = pre.tx
+    txin = tx.vin[n_in]
+    spk = script_pubkey
+    n = len(spk)
+    if n == 22 and spk[0] == 0 and spk[1] == 20:  # P2WPKH
+        if not flags & WITNESS or txin.script_sig:
+            return False
+        wit = txin.witness
+        if len(wit) != 2:
+            return False
+        sig, pub = wit
+        if not 9 <= len(sig) <= 73 or hash160(pub) != spk[2:]:
+            return False
+        if not _pub_ok(pub, flags, True) or not _sig_ok(sig, flags):
+            return False
+        compact = _parse_der_lax(sig[:-1])
+        if compact is None:
+            return False
+        script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
+        h = bip143_sighash(script_code, tx, n_in, sig[-1], amount, pre)
+        return _ecdsa_verify_compact(pub, compact, h)
+    if n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
+        if not flags & WITNESS or not flags & TAPROOT or txin.script_sig:
+            return False
+        if pre.spent_outputs is None:
+            return False
+        wit = txin.witness
+        if len(wit) != 1:
+            return False
+        sig = wit[0]
+        if len(sig) == 64:
+            hash_type = 0
+        elif len(sig) == 65 and sig[64] != 0:
+            hash_type = sig[64]
+            sig = sig[:64]
+        else:
+            return False
+        h = taproot_sighash(pre, n_in, hash_type)
+        return h is not None and _schnorr_verify(spk[2:], sig, h)
+    if (
+        n == 25
+        and spk[0] == 0x76
+        and spk[1] == 0xA9
+        and spk[2] == 20
+        and spk[23] == 0x88
+        and spk[24] == 0xAC
+    ):  # P2PKH
+        if txin.witness or flags & CLEANSTACK and not flags & WITNESS:
+            return False
+        ss = txin.script_sig
+        if not ss:
+            return False
+        slen = ss[0]
+        if not 9 <= slen <= 73 or len(ss) < slen + 2:
+            return False
+        plen = ss[slen + 1]
+        if plen not in (33, 65) or len(ss) != slen + 2 + plen:
+            return False
+        sig = ss[1 : slen + 1]
+        pub = ss[slen + 2 :]
+        if hash160(pub) != spk[3:23]:
+            return False
+        if not _pub_ok(pub, flags, False) or not _sig_ok(sig, flags):
+            return False
+        if ss[: slen + 1] in spk:  # FindAndDelete would change the scriptCode
+            return False
+        compact = _parse_der_lax(sig[:-1])
+        if compact is None:
+            return False
+        h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
+        return _ecdsa_verify_compact(pub, compact, h)
+    return False

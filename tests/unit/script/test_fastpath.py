@@ -1,0 +1,137 @@
+"""The standard-template fast paths give the interpreter's answer in every case."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from pyrite.crypto import secp
+from pyrite.crypto.hashes import hash160
+from pyrite.primitives.tx import OutPoint, Tx, TxIn, TxOut
+from pyrite.script import flags as F
+from pyrite.script.errors import ScriptError
+from pyrite.script.fastpath import try_fast_path
+from pyrite.script.flags import ALL_FLAGS, CONSENSUS_FLAGS, STANDARD_FLAGS
+from pyrite.script.interpreter import Checker, taptweak_hash, verify_input
+from pyrite.script.script import push_data
+from pyrite.script.sighash import PrecomputedTx, bip143_sighash, legacy_sighash, taproot_sighash
+from pyrite.script.verify import verify_tx_input
+
+
+def interpreter_result(pre: PrecomputedTx, k: int, spk: bytes, amount: int, flags: int) -> str:
+    txin = pre.tx.vin[k]
+    try:
+        verify_input(txin.script_sig, spk, txin.witness, flags, Checker(pre.tx, k, amount, pre))
+    except ScriptError as e:
+        return e.code
+    return "OK"
+
+
+def api_result(pre: PrecomputedTx, k: int, spk: bytes, amount: int, flags: int) -> str:
+    try:
+        verify_tx_input(pre, k, spk, amount, flags)
+    except ScriptError as e:
+        return e.code
+    return "OK"
+
+
+def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
+    """A 2-input transaction whose input 0 is a valid ``kind`` spend."""
+    secret = rng.randbytes(32)
+    pub = secp.pubkey_from_secret(secret, compressed=rng.random() < 0.9 or kind != "p2pkh")
+    amount = rng.randrange(1, 10**8)
+    if kind == "p2pkh":
+        spk = b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac"
+    elif kind == "p2wpkh":
+        spk = b"\x00\x14" + hash160(pub)
+    else:
+        internal = secp.xonly_from_secret(secret)
+        tweak = taptweak_hash(internal, None)
+        out = secp.xonly_tweak_add(internal, tweak)
+        assert out is not None
+        spk = b"\x51\x20" + out[0]
+        secret = secp.taproot_tweak_seckey(secret, tweak)
+    other = TxOut(5000, b"\x00\x14" + bytes(20))
+    spent = [TxOut(amount, spk), other]
+    vin = (
+        TxIn(OutPoint(rng.randbytes(32), rng.randrange(4)), b"", 0xFFFFFFFD),
+        TxIn(OutPoint(rng.randbytes(32), 1), b"", 0xFFFFFFFF),
+    )
+    vout = (TxOut(amount - 1000, b"\x00\x14" + rng.randbytes(20)), TxOut(1, b"\x6a"))
+    unsigned = Tx(2, vin, vout, 0)
+    pre = PrecomputedTx(unsigned, spent)
+    hash_type = rng.choice([1, 1, 1, 2, 3, 0x81, 0x83])
+    if kind == "p2pkh":
+        sig = secp.ecdsa_sign(secret, legacy_sighash(spk, unsigned, 0, hash_type, pre))
+        txin = replace(vin[0], script_sig=push_data(sig + bytes((hash_type,))) + push_data(pub))
+    elif kind == "p2wpkh":
+        code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
+        sig = secp.ecdsa_sign(secret, bip143_sighash(code, unsigned, 0, hash_type, amount, pre))
+        txin = replace(vin[0], witness=(sig + bytes((hash_type,)), pub))
+    else:
+        ht = rng.choice([0, 0, 1, 2, 3, 0x81, 0x82, 0x83])
+        h = taproot_sighash(pre, 0, ht)
+        assert h is not None
+        sig = secp.schnorr_sign(secret, h, rng.randbytes(32))
+        txin = replace(vin[0], witness=(sig + (bytes((ht,)) if ht else b""),))
+    return Tx(2, (txin, vin[1]), vout, 0), spent
+
+
+def mutate(rng: random.Random, tx: Tx, spent: list[TxOut]) -> tuple[Tx, list[TxOut]]:
+    txin = tx.vin[0]
+    choice = rng.randrange(7)
+
+    def flip(b: bytes) -> bytes:
+        if not b:
+            return b"\x01"
+        i = rng.randrange(len(b))
+        return b[:i] + bytes((b[i] ^ (1 << rng.randrange(8)),)) + b[i + 1 :]
+
+    if choice == 0 and txin.script_sig:
+        txin = replace(txin, script_sig=flip(txin.script_sig))
+    elif choice == 1 and txin.witness:
+        k = rng.randrange(len(txin.witness))
+        wit = list(txin.witness)
+        wit[k] = flip(wit[k])
+        txin = replace(txin, witness=tuple(wit))
+    elif choice == 2:
+        spent = [TxOut(spent[0].value, flip(spent[0].script_pubkey)), spent[1]]
+    elif choice == 3:
+        spent = [TxOut(spent[0].value ^ 1, spent[0].script_pubkey), spent[1]]
+    elif choice == 4:
+        txin = replace(txin, witness=(*txin.witness, rng.randbytes(rng.randrange(3))))
+    elif choice == 5:
+        txin = replace(txin, sequence=txin.sequence ^ 1)
+    else:
+        wit = txin.witness[:-1] if txin.witness else (b"",)
+        txin = replace(txin, witness=wit)
+    return Tx(tx.version, (txin, tx.vin[1]), tx.vout, tx.locktime), spent
+
+
+FLAG_SETS = [int(CONSENSUS_FLAGS), int(STANDARD_FLAGS), F.P2SH, 0, F.P2SH | F.WITNESS,
+             int(ALL_FLAGS)]  # fmt: skip
+
+
+def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
+    rng = random.Random(20261122)
+    compared = fast_hits = 0
+    for trial in range(1500):
+        kind = ("p2pkh", "p2wpkh", "p2tr")[trial % 3]
+        tx, spent = make_spend(rng, kind)
+        variants = [(tx, spent)] + [mutate(rng, tx, spent) for _ in range(3)]
+        for vtx, vspent in variants:
+            pre = PrecomputedTx(vtx, vspent)
+            spk, amount = vspent[0].script_pubkey, vspent[0].value
+            for flags in FLAG_SETS:
+                want = interpreter_result(pre, 0, spk, amount, flags)
+                if try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags):
+                    fast_hits += 1
+                    assert want == "OK", (
+                        f"trial {trial} {kind} flags {flags:#x}: fast path "
+                        f"accepted what the interpreter rejects ({want})"
+                    )
+                got = api_result(PrecomputedTx(vtx, vspent), 0, spk, amount, flags)
+                assert got == want, f"trial {trial} {kind} flags {flags:#x}: {got} != {want}"
+                compared += 1
+    print(f"fast path: {compared} comparisons, {fast_hits} answered by the fast path")
+    assert fast_hits > 1500
