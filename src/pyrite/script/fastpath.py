@@ -51,7 +51,7 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
     if n == 65:
         if segwit and flags & WITNESS_PUBKEYTYPE:
             return False
-        return first == 4 or not flags & STRICTENC and (first == 6 or first == 7)
+        return first == 4 or (not flags & STRICTENC and (first == 6 or first == 7))
     return False
 
 
@@ -96,8 +96,8 @@ def try_fast_path(
             sig = sig[:64]
         else:
             return False
-        h = taproot_sighash(pre, n_in, hash_type)
-        return h is not None and _schnorr_verify(spk[2:], sig, h)
+        th = taproot_sighash(pre, n_in, hash_type)
+        return th is not None and _schnorr_verify(spk[2:], sig, th)
     if (
         n == 25
         and spk[0] == 0x76
@@ -106,7 +106,7 @@ def try_fast_path(
         and spk[23] == 0x88
         and spk[24] == 0xAC
     ):  # P2PKH
-        if txin.witness or flags & CLEANSTACK and not flags & WITNESS:
+        if txin.witness or (flags & CLEANSTACK and not flags & WITNESS):
             return False
         ss = txin.script_sig
         if not ss:

@@ -12,8 +12,8 @@ from pyrite.crypto import secp
 from pyrite.crypto.hashes import hash160, ripemd160, sha1, sha256, sha256d, tagged_hasher
 from pyrite.encoding.bytes import compact_size
 from pyrite.primitives.tx import Tx
-from pyrite.script.errors import ScriptError
 from pyrite.script import flags as F
+from pyrite.script.errors import ScriptError
 from pyrite.script.num import cast_to_bool, clamp_int32, decode_num, encode_num
 from pyrite.script.opcodes import (
     DISABLED_OPCODES,
