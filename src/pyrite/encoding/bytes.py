@@ -19,7 +19,7 @@ _I64 = struct.Struct("<q")
 class ByteReader:
     """Sequential reader; every read checks bounds and raises DecodeError."""
 
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "end", "pos")
 
     def __init__(self, data: bytes | bytearray | memoryview, pos: int = 0) -> None:
         self.buf = memoryview(data).cast("B") if not isinstance(data, bytes) else data

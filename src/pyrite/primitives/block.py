@@ -106,4 +106,3 @@ class Block:
     @property
     def weight(self) -> int:
         return self.base_size * 3 + self.size
-

@@ -51,8 +51,10 @@ class TxOut:
     script_pubkey: bytes
 
     def serialize(self) -> bytes:
-        return struct.pack("<q", self.value) + compact_size(len(self.script_pubkey)) + (
-            self.script_pubkey
+        return (
+            struct.pack("<q", self.value)
+            + compact_size(len(self.script_pubkey))
+            + (self.script_pubkey)
         )
 
     @classmethod
