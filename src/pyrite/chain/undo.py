@@ -1,0 +1,188 @@
+"""Undo data: the coins a block spent, so the block can be disconnected.
+
+Mirrors Core's undo.h (TxInUndoFormatter, CTxUndo, CBlockUndo) byte for byte:
+
+* a spent coin is ``VARINT(height*2 + coinbase)``, then, for height > 0, a
+  dummy ``0`` byte (an old version field; read back as a VARINT), then the
+  compressed txout (``coins.compress_txout``);
+* ``TxUndo`` is a CompactSize count of such coins, in input order;
+* ``BlockUndo`` is a CompactSize count of ``TxUndo``, one per transaction
+  except the coinbase, in block order.
+
+The bytes go to ``revNNNNN.dat`` through ``BlockStore.write_undo``.
+
+Helpers for the chainstate manager:
+
+* ``update_coins(view, tx, height)`` spends the inputs and adds the outputs
+  of one transaction, returning its ``TxUndo`` (Core's UpdateCoins);
+* ``apply_coin_undo(view, outpoint, coin)`` puts a spent coin back while
+  disconnecting (Core's ApplyTxInUndo). DisconnectBlock walks the block's
+  transactions last to first: it spends every output (checking the spent
+  coin matches the output, its height and coinbase flag), then restores the
+  inputs of that transaction last to first from ``BlockUndo.txs[i - 1]``.
+"""
+
+from __future__ import annotations
+
+from pyrite.chain.coins import (
+    U32_MAX,
+    Coin,
+    CoinsCache,
+    CoinsLogicError,
+    add_coins,
+    compress_txout,
+    read_compressed_txout,
+    varint,
+    varint_at,
+)
+from pyrite.encoding.bytes import compact_size
+from pyrite.errors import DecodeError, StorageError
+from pyrite.primitives.tx import OutPoint, Tx
+
+_MIN_COIN_UNDO = 3  # code, amount and script-size VARINTs of one byte each
+
+
+def _write_coin(out: bytearray, coin: Coin) -> None:
+    out += varint((coin.height << 1) | (1 if coin.is_coinbase else 0))
+    if coin.height > 0:
+        out.append(0)
+    out += compress_txout(coin.value, coin.script_pubkey)
+
+
+def _read_coin(data: bytes, pos: int) -> tuple[Coin, int]:
+    code, pos = varint_at(data, pos, U32_MAX)
+    height = code >> 1
+    if height > 0:
+        _, pos = varint_at(data, pos, U32_MAX)
+    value, script, pos = read_compressed_txout(data, pos)
+    return Coin(value, script, height, bool(code & 1)), pos
+
+
+def _read_count(data: bytes, pos: int, min_item: int) -> tuple[int, int]:
+    first = data[pos] if pos < len(data) else None
+    if first is None:
+        raise DecodeError("truncated count")
+    if first < 0xFD:
+        n, pos = first, pos + 1
+    else:
+        width = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
+        if pos + 1 + width > len(data):
+            raise DecodeError("truncated count")
+        n = int.from_bytes(data[pos + 1 : pos + 1 + width], "little")
+        if compact_size(n) != data[pos : pos + 1 + width]:
+            raise DecodeError("non-canonical compact size")
+        pos += 1 + width
+    if n * min_item > len(data) - pos:
+        raise DecodeError(f"count {n} exceeds the data")
+    return n, pos
+
+
+class TxUndo:
+    """The coins spent by one transaction's inputs, in input order (mirrors CTxUndo)."""
+
+    __slots__ = ("spent",)
+
+    def __init__(self, spent: list[Coin] | None = None) -> None:
+        self.spent: list[Coin] = [] if spent is None else spent
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TxUndo) and self.spent == other.spent
+
+    def __repr__(self) -> str:
+        return f"TxUndo({self.spent!r})"
+
+    def write(self, out: bytearray) -> None:
+        out += compact_size(len(self.spent))
+        for coin in self.spent:
+            _write_coin(out, coin)
+
+    def serialize(self) -> bytes:
+        out = bytearray()
+        self.write(out)
+        return bytes(out)
+
+    @classmethod
+    def read(cls, data: bytes, pos: int) -> tuple[TxUndo, int]:
+        n, pos = _read_count(data, pos, _MIN_COIN_UNDO)
+        spent = []
+        for _ in range(n):
+            coin, pos = _read_coin(data, pos)
+            spent.append(coin)
+        return cls(spent), pos
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TxUndo:
+        undo, pos = cls.read(data, 0)
+        if pos != len(data):
+            raise DecodeError(f"{len(data) - pos} trailing bytes after tx undo")
+        return undo
+
+
+class BlockUndo:
+    """Undo data of a block: one TxUndo per non-coinbase transaction (mirrors CBlockUndo)."""
+
+    __slots__ = ("txs",)
+
+    def __init__(self, txs: list[TxUndo] | None = None) -> None:
+        self.txs: list[TxUndo] = [] if txs is None else txs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BlockUndo) and self.txs == other.txs
+
+    def __repr__(self) -> str:
+        return f"BlockUndo({self.txs!r})"
+
+    def serialize(self) -> bytes:
+        out = bytearray(compact_size(len(self.txs)))
+        for t in self.txs:
+            t.write(out)
+        return bytes(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BlockUndo:
+        """Parse undo bytes; DecodeError on any malformation, including trailing bytes."""
+        data = bytes(data)
+        n, pos = _read_count(data, 0, 1)
+        txs = []
+        for _ in range(n):
+            t, pos = TxUndo.read(data, pos)
+            txs.append(t)
+        if pos != len(data):
+            raise DecodeError(f"{len(data) - pos} trailing bytes after block undo")
+        return cls(txs)
+
+
+def update_coins(view: CoinsCache, tx: Tx, height: int) -> TxUndo | None:
+    """Spend ``tx``'s inputs and add its outputs (mirrors UpdateCoins).
+
+    Returns the TxUndo of a non-coinbase transaction, None for a coinbase.
+    The inputs must exist (the caller checked them, as CheckTxInputs does);
+    a missing one raises CoinsLogicError, and the view is then unusable
+    (drop it, as ConnectBlock drops its view on failure).
+    """
+    undo: TxUndo | None = None
+    if not tx.is_coinbase():
+        spend = view.spend_coin
+        spent: list[Coin] = []
+        for txin in tx.vin:
+            coin = spend(txin.prevout)
+            if coin is None:
+                raise CoinsLogicError(f"input {txin.prevout} is missing or spent")
+            spent.append(coin)
+        undo = TxUndo(spent)
+    add_coins(view, tx, height)
+    return undo
+
+
+def apply_coin_undo(view: CoinsCache, outpoint: OutPoint, coin: Coin) -> bool:
+    """Restore a spent coin while disconnecting (mirrors ApplyTxInUndo).
+
+    Returns False when the disconnect is unclean (an unspent coin was already
+    at ``outpoint`` and got overwritten). Undo data without a height (Core's
+    pre-0.15 per-transaction format) is not supported and raises StorageError.
+    """
+    if coin.height == 0:
+        raise StorageError(f"undo data for {outpoint} has no height (legacy format)")
+    clean = not view.have_coin(outpoint)
+    view.add_coin(outpoint, coin, overwrite=not clean)
+    return clean
