@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pyrite.primitives.tx import Tx, TxOut
-from pyrite.script.flags import ScriptFlags
+from pyrite.script.flags import P2SH, WITNESS
 from pyrite.script.script import is_p2sh, p2sh_sigop_count, sigop_count, witness_sigop_count
 
 WITNESS_SCALE_FACTOR = 4
@@ -38,9 +38,9 @@ def tx_sigop_cost(tx: Tx, spent: Sequence[TxOut], flags: int) -> int:
     cost = legacy_sigop_count(tx) * WITNESS_SCALE_FACTOR
     if tx.is_coinbase():
         return cost
-    if flags & ScriptFlags.P2SH:
+    if flags & P2SH:
         cost += p2sh_sigops(tx, spent) * WITNESS_SCALE_FACTOR
-    if flags & ScriptFlags.WITNESS:
+    if flags & WITNESS:
         for txin, prev in zip(tx.vin, spent, strict=True):
             cost += witness_sigop_count(txin.script_sig, prev.script_pubkey, txin.witness)
     return cost

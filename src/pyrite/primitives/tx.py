@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pyrite.crypto.hashes import sha256d
 from pyrite.encoding.bytes import ByteReader, ByteWriter, compact_size
@@ -19,8 +20,10 @@ _MIN_TXOUT = 9
 _OUTPOINT = struct.Struct("<32sI")
 
 
-@dataclass(frozen=True, slots=True)
-class OutPoint:
+class OutPoint(NamedTuple):
+    """A reference to a transaction output. A tuple, so hashing and comparison run in C
+    (outpoints key the UTXO cache)."""
+
     txid: bytes  # internal byte order
     n: int
 

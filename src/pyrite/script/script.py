@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from pyrite.script.opcodes import (
@@ -222,8 +223,15 @@ def _decode_op_n(op: int) -> int:
     return 0 if op == OP_0 else op - OP_1 + 1
 
 
+_SIGOP_BYTES = re.compile(b"[\xac-\xaf]")
+
+
 def sigop_count(script: bytes, accurate: bool) -> int:
     """Core's CScript::GetSigOpCount(fAccurate)."""
+    if len(script) == 25 and script[:3] == b"\x76\xa9\x14" and script[23:] == b"\x88\xac":
+        return 1  # P2PKH
+    if _SIGOP_BYTES.search(script) is None:
+        return 0  # no byte could be a signature opcode
     n = 0
     last = 0xFF
     pc = 0
