@@ -25,3 +25,14 @@ def read_chain(path: Path = DEFAULT_CHAIN) -> list[bytes]:
         blocks.append(data[off + 4 : off + 4 + ln])
         off += 4 + ln
     return blocks
+
+
+REGTEST_MAGIC = bytes.fromhex("fabfb5da")
+
+
+def write_blk_file(blocks: list[bytes], path: Path, magic: bytes = REGTEST_MAGIC) -> Path:
+    """Write blocks in Core's blk*.dat layout (message start, u32 size, block)."""
+    with open(path, "wb") as f:
+        for raw in blocks:
+            f.write(magic + struct.pack("<I", len(raw)) + raw)
+    return path

@@ -35,7 +35,9 @@ Startup (Core's LoadBlockIndex + LoadChainTip)::
 then re-connect towards the most-work entry whose data is stored (``chain_tx
 > 0``): blocks accepted before a crash are indexed with HAVE_DATA even when
 the coin changes of their connection never reached the chainstate. Entries
-loaded from disk get ``sequence_id`` 0; blocks received later count up from 1.
+loaded from disk get ``sequence_id`` 1 (the chainstate then gives the loaded tip's
+chain 0, so equal-work branches never displace it on restart, as in Core); blocks
+received later count up from 2.
 """
 
 from __future__ import annotations
@@ -454,6 +456,7 @@ class BlockTree:
             e.data_pos = r.data_pos
             e.undo_pos = r.undo_pos
             e.chain_work = (0 if prev is None else prev.chain_work) + work_fn(h.bits)
+            e.sequence_id = 1  # after the loaded tip's chain (set to 0 by the chainstate)
             if prev is not None and prev.status & BLOCK_FAILED_MASK:
                 e.status |= BLOCK_FAILED_CHILD
             if e.n_tx > 0:
@@ -468,6 +471,7 @@ class BlockTree:
                 tree.best_header is None or more_work(e, tree.best_header)
             ):
                 tree.best_header = e
+        tree._next_sequence = 2
         return tree
 
 

@@ -1,0 +1,169 @@
+"""Import benchmark: the shared benchmark chain from genesis, pyrited vs. libbitcoinkernel.
+
+    python -m bench.import_chain [--rounds N] [--par 1 0] [--kernel-threads 0 1]
+
+pyrited runs as a real process: ``pyrited -regtest -loadblock=<chain in blk layout> -par=N``;
+the time is from process start until RPC reports the expected tip. The kernel runs in its
+own process (py-bitcoinkernel's ChainstateManager.import_blocks on the same blk file, with
+0 or 1 script-check worker threads); its time is also from process start. Peak memory is
+each process's VmHWM. Rounds are interleaved; medians are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.chainfile import DEFAULT_CHAIN, read_chain, write_blk_file
+
+TIP = "10c6542b173a81182cb3512e342c1ab53d9c3fb277c830a83510b4d828a36dd2"
+HEIGHT = 232
+INPUTS = 233_895
+
+KERNEL_SCRIPT = r"""
+import sys, time, pathlib
+t0 = float(sys.argv[4])
+import pbk
+ctx = pbk.make_context(pbk.ChainType.REGTEST)
+datadir = pathlib.Path(sys.argv[1])
+opts = pbk.ChainstateManagerOptions(ctx, str(datadir), str(datadir / "blocks"))
+opts.set_worker_threads_num(int(sys.argv[3]))
+cm = pbk.ChainstateManager(opts)
+cm.import_blocks([pathlib.Path(sys.argv[2])])
+chain = cm.get_active_chain()
+tip = chain.block_tree_entries[chain.height] if hasattr(chain, "block_tree_entries") else None
+dt = time.time() - t0
+hwm = 0
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        hwm = int(line.split()[1]) * 1024
+print(chain.height, dt, hwm)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _rpc(port: int, cookie: Path, method: str) -> object:
+    auth = base64.b64encode(cookie.read_text().strip().encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []})
+        conn.request("POST", "/", body, {"Authorization": f"Basic {auth}"})
+        return json.loads(conn.getresponse().read())["result"]
+    finally:
+        conn.close()
+
+
+def _vm_hwm(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def run_pyrite(blk: Path, par: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory(prefix="pyrite-bench-") as d:
+        port = _free_port()
+        cookie = Path(d) / "regtest" / ".cookie"
+        t0 = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pyrite.node.main", "-regtest", f"-datadir={d}",
+             f"-rpcport={port}", f"-loadblock={blk}", f"-par={par}", "-listen=0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit(f"pyrited exited: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
+                if cookie.exists():
+                    try:
+                        if _rpc(port, cookie, "getbestblockhash") == TIP:
+                            break
+                    except (OSError, ValueError, KeyError):
+                        pass
+                time.sleep(0.02)
+            dt = time.monotonic() - t0
+            hwm = _vm_hwm(proc.pid)
+            _rpc(port, cookie, "stop")
+            proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        return dt, hwm
+
+
+def run_kernel(blk: Path, threads: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory(prefix="kernel-bench-") as d:
+        t0 = time.time()
+        out = subprocess.run(
+            [sys.executable, "-c", KERNEL_SCRIPT, d, str(blk), str(threads), repr(t0)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        height, _dt, hwm = out.stdout.split()
+        dt = time.time() - t0
+        if int(height) != HEIGHT:
+            raise SystemExit(f"kernel reached height {height}")
+        return dt, int(hwm)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--par", type=int, nargs="*", default=[1, 0], help="pyrited -par values")
+    ap.add_argument("--kernel-threads", type=int, nargs="*", default=[0, 1])
+    ap.add_argument("--no-kernel", action="store_true")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="chain-blk-") as d:
+        blk = write_blk_file(read_chain(DEFAULT_CHAIN), Path(d) / "bench-blk.dat")
+        runs: dict[str, list[tuple[float, int]]] = {}
+        for rnd in range(args.rounds):
+            for par in args.par:
+                name = f"pyrite -par={par}"
+                res = run_pyrite(blk, par)
+                runs.setdefault(name, []).append(res)
+                mib = res[1] / 2**20
+                print(
+                    f"round {rnd + 1}: {name:18s} {res[0]:7.2f} s  peak {mib:7.1f} MiB", flush=True
+                )
+            if not args.no_kernel:
+                for threads in args.kernel_threads:
+                    name = f"kernel threads={threads}"
+                    res = run_kernel(blk, threads)
+                    runs.setdefault(name, []).append(res)
+                    print(f"round {rnd + 1}: {name:18s} {res[0]:7.2f} s  peak "
+                          f"{res[1] / 2**20:7.1f} MiB", flush=True)  # fmt: skip
+    print(f"\n{'engine':20s} {'median s':>9s} {'blocks/s':>9s} {'inputs/s':>9s} {'peak MiB':>9s}")
+    med: dict[str, tuple[float, float]] = {}
+    for name, rs in runs.items():
+        t = statistics.median(r[0] for r in rs)
+        m = max(r[1] for r in rs) / 2**20
+        med[name] = (t, m)
+        print(f"{name:20s} {t:9.2f} {HEIGHT / t:9.1f} {INPUTS / t:9,.0f} {m:9.1f}")
+    pairs = [("pyrite -par=1", "kernel threads=0", 1.2), ("pyrite -par=0", "kernel threads=1", 1.0)]
+    print()
+    for a, b, target in pairs:
+        if a in med and b in med:
+            print(f"{a} / {b}: time {med[a][0] / med[b][0]:.2f}x (target <= {target}x), "
+                  f"memory {med[a][1] / med[b][1]:.2f}x (target <= 2x)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

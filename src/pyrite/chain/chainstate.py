@@ -1,0 +1,760 @@
+"""The chainstate manager: accepts headers and blocks, connects the most-work valid chain.
+
+Mirrors Core's ChainstateManager / Chainstate (validation.cpp): AcceptBlockHeader,
+AcceptBlock, ProcessNewBlock, ActivateBestChain (with reorganisations), ConnectBlock,
+DisconnectBlock, InvalidateBlock, ReconsiderBlock, PreciousBlock and FlushStateToDisk.
+
+Storage (see ``blockstore``, ``index``, ``coins``): ``<netdir>/blocks/`` holds the flat
+block and undo files and ``blocks/index/`` the block index (LMDB); ``<netdir>/chainstate/``
+holds the UTXO set (LMDB). A flush writes, in this order: block/undo files (fsync), the
+block index, then the coins together with their best block in one atomic batch. After a
+crash at any instant the UTXO set therefore matches a block whose data and undo data are
+indexed, and ``open()`` reconnects whatever stored blocks have more work.
+
+Thread safety: every public method takes ``self.lock`` (Core's cs_main); callers in an
+event loop run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyrite.chain.blockstore import BlockStore, FilePos
+from pyrite.chain.coins import Coin, CoinsCache, CoinsDB
+from pyrite.chain.index import (
+    BLOCK_FAILED_MASK,
+    BLOCK_HAVE_UNDO,
+    BLOCK_VALID_SCRIPTS,
+    BLOCK_VALID_TRANSACTIONS,
+    ActiveChain,
+    BlockIndexDB,
+    BlockIndexEntry,
+    BlockTree,
+)
+from pyrite.chain.kvstore import LmdbStore
+from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo, update_coins
+from pyrite.consensus import validation as rules
+from pyrite.consensus.params import ChainParams
+from pyrite.consensus.pow import block_proof
+from pyrite.consensus.sigops import tx_sigop_cost
+from pyrite.errors import BlockValidationError, StorageError, TxValidationError
+from pyrite.primitives import Block, BlockHeader, OutPoint, TxOut
+from pyrite.primitives.tx import NULL_HASH
+from pyrite.script.errors import ScriptError
+from pyrite.script.sighash import PrecomputedTx
+from pyrite.script.verify import verify_tx_input
+
+log = logging.getLogger("pyrite.validation")
+
+DEFAULT_DBCACHE = 450 << 20
+FLUSH_INTERVAL = 60.0  # seconds between periodic flushes of the state to disk
+MAX_ORPHAN_BLOCKS = 100
+
+ScriptJob = tuple[PrecomputedTx, int, bytes, int, int]
+ScriptRunner = Callable[[list[ScriptJob]], tuple[int, str] | None]
+
+
+def run_scripts_serial(jobs: list[ScriptJob]) -> tuple[int, str] | None:
+    """Check script jobs in order; (job index, error code) of the first failure, or None."""
+    for n, (pre, k, spk, amount, flags) in enumerate(jobs):
+        try:
+            verify_tx_input(pre, k, spk, amount, flags)
+        except ScriptError as e:
+            return n, e.code
+    return None
+
+
+@dataclass
+class SubmitResult:
+    """Outcome of ``process_new_block`` in submitblock's terms.
+
+    ``result`` is None (accepted and connected), "duplicate", "duplicate-invalid",
+    "inconclusive", or a reject reason.
+    """
+
+    result: str | None
+    new_block: bool = False
+
+
+class Chainstate:
+    """The node's view of the block chain and the UTXO set (one per network)."""
+
+    def __init__(
+        self,
+        netdir: str | os.PathLike[str],
+        params: ChainParams,
+        *,
+        dbcache_bytes: int = DEFAULT_DBCACHE,
+        clock: Callable[[], int] | None = None,
+        assumevalid: bytes | None = None,
+        script_runner: ScriptRunner | None = None,
+        flush_interval: float = FLUSH_INTERVAL,
+    ) -> None:
+        self.netdir = Path(netdir)
+        self.params = params
+        self.dbcache_bytes = dbcache_bytes
+        self.clock = clock or (lambda: int(time.time()))
+        self.assumevalid = assumevalid
+        self.run_scripts = script_runner or run_scripts_serial
+        self.flush_interval = flush_interval
+        self.lock = threading.RLock()
+        self.tree = BlockTree()
+        self.chain = ActiveChain()
+        self.candidates: set[BlockIndexEntry] = set()
+        self.orphans: dict[bytes, list[tuple[Block, FilePos | None]]] = {}
+        self.tip_listeners: list[Callable[[BlockIndexEntry], None]] = []
+        self._checked: dict[bytes, str | None] = {}
+        self._block_cache: dict[bytes, Block] = {}
+        self._reverse_sequence = -1
+        self._last_precious_work = 0
+        self._last_flush = time.monotonic()
+        self._index_store: LmdbStore | None = None
+        self.reindexing = False
+        self._coins_store: LmdbStore | None = None
+        self.index_db: BlockIndexDB
+        self.coins_db: CoinsDB
+        self.coins: CoinsCache
+        self.blockstore: BlockStore
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self, reindex: bool = False, reindex_chainstate: bool = False) -> None:
+        """Open (or create) the stores, load the block index and reconnect to the best chain."""
+        with self.lock:
+            blocks_dir = self.netdir / "blocks"
+            chainstate_dir = self.netdir / "chainstate"
+            if reindex:
+                _wipe_dir(blocks_dir / "index")
+            if reindex or reindex_chainstate:
+                _wipe_dir(chainstate_dir)
+            blocks_dir.mkdir(parents=True, exist_ok=True)
+            self._index_store = LmdbStore(blocks_dir / "index")
+            self._coins_store = LmdbStore(chainstate_dir)
+            self.index_db = BlockIndexDB(self._index_store)
+            self.coins_db = CoinsDB(self._coins_store)
+            self.coins = CoinsCache(self.coins_db)
+            self.blockstore = BlockStore(
+                blocks_dir,
+                self.params.message_start,
+                file_infos=self.index_db.read_file_infos(),
+                last_file=self.index_db.read_last_file() or 0,
+            )
+            self.tree = BlockTree.load(self.index_db, block_proof)
+            self.reindexing = reindex or self.index_db.is_reindexing()
+            if reindex:
+                self.index_db.set_reindexing(True)
+            if not len(self.tree) and not self.reindexing:
+                self._init_genesis()
+            best = self.coins_db.best_block()
+            if best != NULL_HASH:
+                entry = self.tree.get(best)
+                if entry is None:
+                    raise StorageError(
+                        "the chainstate's best block is not in the block index; "
+                        "restart with -reindex"
+                    )
+                self.chain.set_tip(entry)
+                # as Core since PR #29640: the loaded tip's chain sorts before any other
+                # branch of equal work, so a restart keeps the same tip
+                walk: BlockIndexEntry | None = entry
+                while walk is not None:
+                    walk.sequence_id = 0
+                    walk = walk.prev
+            self._rebuild_candidates()
+            tip = self.chain.tip()
+            log.info(
+                "Loaded best chain: hashBestChain=%s height=%d",
+                tip.hash[::-1].hex() if tip else "none",
+                tip.height if tip else -1,
+            )
+            self.activate_best_chain()
+
+    def finish_reindex(self) -> None:
+        """The blk files have all been read again: clear the persistent reindex flag."""
+        with self.lock:
+            if not len(self.tree):
+                self._init_genesis()
+            self.activate_best_chain()
+            self.flush(force=True)
+            self.index_db.set_reindexing(False)
+            self.reindexing = False
+
+    def close(self) -> None:
+        with self.lock:
+            if self._coins_store is None:
+                return
+            self.flush(force=True)
+            self.blockstore.close()
+            assert self._index_store is not None
+            self._index_store.close()
+            self._coins_store.close()
+            self._coins_store = None
+
+    def _init_genesis(self, stored_at: FilePos | None = None) -> None:
+        genesis = self.params.genesis
+        entry = self.tree.add_header(genesis.header, block_proof)
+        if stored_at is None:
+            pos = self.blockstore.write_block(genesis.serialize(), 0)
+        else:
+            pos = stored_at
+            self.blockstore.record_existing_block(pos, genesis.size, 0, genesis.header.time)
+        for e in self.tree.received_block_data(entry, len(genesis.txs), pos):
+            self.candidates.add(e)
+
+    # ------------------------------------------------------------------ queries
+    def tip(self) -> BlockIndexEntry:
+        t = self.chain.tip()
+        assert t is not None, "chainstate not opened"
+        return t
+
+    def height(self) -> int:
+        return self.chain.height()
+
+    def lookup(self, block_hash: bytes) -> BlockIndexEntry | None:
+        return self.tree.get(block_hash)
+
+    def read_block(self, entry: BlockIndexEntry) -> Block:
+        cached = self._block_cache.get(entry.hash)
+        if cached is not None:
+            return cached
+        pos = entry.data_file_pos()
+        if pos is None:
+            raise StorageError(f"block {entry.hash[::-1].hex()} not available")
+        return self.blockstore.read_block(pos)
+
+    def read_block_bytes(self, entry: BlockIndexEntry) -> bytes:
+        pos = entry.data_file_pos()
+        if pos is None:
+            raise StorageError(f"block {entry.hash[::-1].hex()} not available")
+        return self.blockstore.read_block_bytes(pos)
+
+    def read_undo(self, entry: BlockIndexEntry) -> BlockUndo:
+        pos = entry.undo_file_pos()
+        if pos is None or entry.prev is None:
+            raise StorageError(f"undo data of {entry.hash[::-1].hex()} not available")
+        return BlockUndo.from_bytes(self.blockstore.read_undo(pos, entry.prev.hash))
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        with self.lock:
+            return self.coins.get_coin(outpoint)
+
+    def is_initial_block_download(self) -> bool:
+        tip = self.chain.tip()
+        if tip is None or tip.chain_work < self.params.min_chain_work:
+            return True
+        return tip.time < self.clock() - 24 * 3600
+
+    # ------------------------------------------------------------------ headers
+    def _prev_info(self, prev: BlockIndexEntry) -> rules.PrevBlockInfo:
+        return rules.PrevBlockInfo(
+            height=prev.height,
+            hash=prev.hash,
+            time=prev.time,
+            median_time_past=prev.median_time_past(),
+            bits=prev.bits,
+        )
+
+    def _ancestor_lookup(self, tip: BlockIndexEntry) -> Callable[[int], BlockIndexEntry]:
+        def lookup(height: int) -> BlockIndexEntry:
+            e = tip.get_ancestor(height)
+            assert e is not None
+            return e
+
+        return lookup
+
+    def accept_block_header(self, header: BlockHeader) -> BlockIndexEntry:
+        """Core's AcceptBlockHeader: PoW, parent, contextual checks, then into the tree."""
+        with self.lock:
+            existing = self.tree.get(header.hash)
+            if existing is not None:
+                if existing.status & BLOCK_FAILED_MASK:
+                    raise BlockValidationError(
+                        "duplicate-invalid", "block is marked invalid", "CACHED_INVALID"
+                    )
+                return existing
+            rules.check_block_header(header, self.params)
+            prev = self.tree.get(header.prev_hash)
+            if prev is None:
+                raise BlockValidationError("prev-blk-not-found", "", "MISSING_PREV")
+            if prev.status & BLOCK_FAILED_MASK:
+                raise BlockValidationError("bad-prevblk", "", "INVALID_PREV")
+            rules.contextual_check_block_header(
+                header, self._prev_info(prev), self.params, self.clock(),
+                self._ancestor_lookup(prev),
+            )  # fmt: skip
+            entry = self.tree.add_header(header, block_proof)
+            log.debug("Saw new header hash=%s height=%d", header.hash_hex(), entry.height)
+            return entry
+
+    # ------------------------------------------------------------------ blocks
+    def process_new_block(
+        self, block: Block, stored_at: FilePos | None = None, raw: bytes | None = None
+    ) -> SubmitResult:
+        """Core's ProcessNewBlock with submitblock's result semantics.
+
+        A block whose parent is unknown is kept (up to MAX_ORPHAN_BLOCKS) and connected
+        when the parent arrives; the result is then "prev-blk-not-found", as in Core.
+        ``raw`` (the block's serialization, when the caller has it) saves re-serializing.
+        """
+        with self.lock:
+            h = block.hash
+            existing = self.tree.get(h)
+            if existing is not None:
+                if existing.is_valid(BLOCK_VALID_SCRIPTS):
+                    return SubmitResult("duplicate")
+                if existing.status & BLOCK_FAILED_MASK:
+                    return SubmitResult("duplicate-invalid")
+                if existing.have_data():
+                    return SubmitResult("duplicate")
+            if block.header.prev_hash not in self.tree and not self._is_genesis(block):
+                self._add_orphan(block, stored_at)
+                log.info("ProcessNewBlock: block %s has no known parent; keeping it for later",
+                         block.hash_hex())  # fmt: skip
+                return SubmitResult("prev-blk-not-found", new_block=True)
+            self._checked.pop(h, None)
+            try:
+                if self._is_genesis(block):
+                    self._init_genesis(stored_at)
+                else:
+                    self._accept_block(block, stored_at, raw)
+            except BlockValidationError as e:
+                log.info("ERROR: ProcessNewBlock: AcceptBlock FAILED (%s)", _state_text(e))
+                return SubmitResult(e.reason, new_block=True)
+            self.activate_best_chain()
+            self._connect_orphans(h)
+            if h in self._checked:
+                return SubmitResult(self._checked.pop(h), new_block=True)
+            return SubmitResult("inconclusive", new_block=True)
+
+    def _is_genesis(self, block: Block) -> bool:
+        return block.hash == self.params.genesis.hash
+
+    def _add_orphan(self, block: Block, stored_at: FilePos | None) -> None:
+        total = sum(len(v) for v in self.orphans.values())
+        if total >= MAX_ORPHAN_BLOCKS:
+            oldest = next(iter(self.orphans))
+            self.orphans[oldest].pop(0)
+            if not self.orphans[oldest]:
+                del self.orphans[oldest]
+        waiting = self.orphans.setdefault(block.header.prev_hash, [])
+        if all(b.hash != block.hash for b, _ in waiting):
+            waiting.append((block, stored_at))
+
+    def _connect_orphans(self, parent_hash: bytes) -> None:
+        queue = [parent_hash]
+        while queue:
+            for block, stored_at in self.orphans.pop(queue.pop(), []):
+                known = self.tree.get(block.hash)
+                if known is not None and known.have_data():
+                    continue
+                log.info("Connecting previously orphaned block %s", block.hash_hex())
+                try:
+                    self._accept_block(block, stored_at)
+                except BlockValidationError as e:
+                    log.info("ERROR: AcceptBlock FAILED (%s)", _state_text(e))
+                    continue
+                self.activate_best_chain()
+                self._checked.pop(block.hash, None)
+                queue.append(block.hash)
+
+    def _accept_block(
+        self, block: Block, stored_at: FilePos | None = None, raw: bytes | None = None
+    ) -> BlockIndexEntry:
+        """Core's AcceptBlock: header, context-free and contextual checks, then to disk.
+
+        ``stored_at`` names where the block already lies in a blk file (reindex), so it
+        is recorded there instead of being written again.
+        """
+        entry: BlockIndexEntry | None = None
+        try:
+            rules.check_block(block, self.params)
+            entry = self.accept_block_header(block.header)
+            if entry.have_data():
+                return entry
+            assert entry.prev is not None
+            rules.contextual_check_block(block, self._prev_info(entry.prev), self.params)
+        except BlockValidationError as e:
+            if entry is None:
+                entry = self.tree.get(block.hash)
+            if entry is not None and e.kind not in ("MUTATED", "CACHED_INVALID"):
+                self._mark_invalid(entry)
+            raise
+        if stored_at is None:
+            data = raw if raw is not None else block.serialize()
+            pos = self.blockstore.write_block(data, entry.height)
+        else:
+            pos = stored_at
+            self.blockstore.record_existing_block(pos, block.size, entry.height, block.header.time)
+        self._block_cache[entry.hash] = block
+        if len(self._block_cache) > 8:
+            self._block_cache.pop(next(iter(self._block_cache)))
+        for linked in self.tree.received_block_data(entry, len(block.txs), pos):
+            self.candidates.add(linked)
+        return entry
+
+    # ------------------------------------------------------------------ best chain
+    def _rebuild_candidates(self) -> None:
+        tip = self.chain.tip()
+        self.candidates = {
+            e
+            for e in self.tree
+            if e.is_valid(BLOCK_VALID_TRANSACTIONS)
+            and e.chain_tx
+            and (tip is None or e.chain_work >= tip.chain_work)
+        }
+        if tip is not None:
+            self.candidates.add(tip)
+
+    def _find_most_work_chain(self) -> BlockIndexEntry | None:
+        while self.candidates:
+            best = min(self.candidates, key=lambda e: (-e.chain_work, e.sequence_id))
+            walk: BlockIndexEntry | None = best
+            usable = True
+            while walk is not None and not self.chain.contains(walk):
+                if walk.status & BLOCK_FAILED_MASK or not walk.have_data():
+                    usable = False
+                    break
+                walk = walk.prev
+            if usable:
+                return best
+            self.candidates.discard(best)
+        return self.chain.tip()
+
+    def activate_best_chain(self) -> None:
+        """Core's ActivateBestChain: reorganise to the most-work valid chain."""
+        with self.lock:
+            while True:
+                best = self._find_most_work_chain()
+                tip = self.chain.tip()
+                if best is None or best is tip:
+                    break
+                if tip is not None and best.chain_work < tip.chain_work:
+                    break
+                fork = self.chain.find_fork(best)
+                disconnected = 0
+                while self.chain.tip() is not fork:
+                    self._disconnect_tip()
+                    disconnected += 1
+                if disconnected:
+                    log.info("Reorganize: disconnected %d blocks back to %s", disconnected,
+                             fork.hash[::-1].hex() if fork else "none")  # fmt: skip
+                path = []
+                walk: BlockIndexEntry | None = best
+                while walk is not None and walk is not fork:
+                    path.append(walk)
+                    walk = walk.prev
+                for entry in reversed(path):
+                    if not self._connect_tip(entry):
+                        break
+                self._prune_candidates()
+            self._flush_if_needed()
+
+    def _prune_candidates(self) -> None:
+        tip = self.chain.tip()
+        if tip is None:
+            return
+        self.candidates = {
+            e for e in self.candidates
+            if e is tip or (e.chain_work >= tip.chain_work and not e.status & BLOCK_FAILED_MASK)
+        }  # fmt: skip
+
+    def _notify_tip(self, entry: BlockIndexEntry) -> None:
+        for fn in list(self.tip_listeners):
+            try:
+                fn(entry)
+            except Exception:  # a listener must never break validation
+                log.exception("tip listener failed")
+
+    def _connect_tip(self, entry: BlockIndexEntry) -> bool:
+        block = self.read_block(entry)
+        view = CoinsCache(self.coins)
+        t0 = time.perf_counter()
+        try:
+            undo = self.connect_block(block, entry, view)
+        except BlockValidationError as e:
+            log.info("ERROR: ConnectTip: ConnectBlock %s failed, %s", entry.hash[::-1].hex(),
+                     _state_text(e))  # fmt: skip
+            self._checked[entry.hash] = e.reason
+            self._invalid_block_found(entry)
+            return False
+        if entry.prev is not None and not entry.status & BLOCK_HAVE_UNDO:
+            pos = self.blockstore.write_undo(undo.serialize(), entry.prev.hash, entry.file)
+            entry.undo_pos = pos.offset
+            entry.status |= BLOCK_HAVE_UNDO
+        entry.raise_validity(BLOCK_VALID_SCRIPTS)
+        self.tree.mark_dirty(entry)
+        view.flush()
+        self.chain.set_tip(entry)
+        self._block_cache.pop(entry.hash, None)
+        self._checked[entry.hash] = None
+        if len(self._checked) > 64:
+            self._checked.pop(next(iter(self._checked)))
+        self._log_update_tip(entry, time.perf_counter() - t0)
+        self._notify_tip(entry)
+        self._flush_if_needed()
+        return True
+
+    def _log_update_tip(self, entry: BlockIndexEntry, seconds: float) -> None:
+        log.info(
+            "UpdateTip: new best=%s height=%d version=0x%08x log2_work=%.6f tx=%d "
+            "date='%s' progress=%f cache=%.1fMiB(%utxo) connect=%.3fs",
+            entry.hash[::-1].hex(), entry.height, entry.version & 0xFFFFFFFF,
+            math.log2(entry.chain_work) if entry.chain_work else 0.0, entry.chain_tx,
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry.time)), 1.0,
+            self.coins.memory_usage() / (1 << 20), len(self.coins), seconds,
+        )  # fmt: skip
+
+    def _disconnect_tip(self) -> None:
+        entry = self.tip()
+        assert entry.prev is not None, "cannot disconnect the genesis block"
+        block = self.read_block(entry)
+        undo = self.read_undo(entry)
+        view = CoinsCache(self.coins)
+        clean = self.disconnect_block(block, entry, undo, view)
+        if not clean:
+            log.info("DisconnectBlock %s: unclean disconnect", entry.hash[::-1].hex())
+        view.flush()
+        self.chain.set_tip(entry.prev)
+        self.candidates.add(entry)
+        log.info("DisconnectTip: disconnected block %s height=%d", entry.hash[::-1].hex(),
+                 entry.height)  # fmt: skip
+        self._notify_tip(entry.prev)
+
+    def _invalid_block_found(self, entry: BlockIndexEntry) -> None:
+        self._mark_invalid(entry)
+        log.info(
+            "InvalidChainFound: invalid block=%s  height=%d  log2_work=%f  date=%s",
+            entry.hash[::-1].hex(), entry.height, math.log2(entry.chain_work or 1),
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(entry.time)),
+        )  # fmt: skip
+
+    def _mark_invalid(self, entry: BlockIndexEntry) -> None:
+        for e in [entry, *self.tree.mark_failed(entry)]:
+            self.candidates.discard(e)
+
+    # ------------------------------------------------------------------ connect / disconnect
+    def _enforce_bip30(self, entry: BlockIndexEntry) -> bool:
+        p = self.params
+        anc = entry.prev.get_ancestor(p.bip34_height) if entry.prev is not None else None
+        return rules.bip30_enforced(
+            entry.height, entry.hash, anc.hash if anc is not None else None, p
+        )
+
+    def connect_block(self, block: Block, entry: BlockIndexEntry, view: CoinsCache) -> BlockUndo:
+        """Core's ConnectBlock: apply ``block`` to ``view``; raises BlockValidationError."""
+        params = self.params
+        height = entry.height
+        if entry.prev is None:  # the genesis coinbase is not spendable
+            view.set_best_block(entry.hash)
+            return BlockUndo([])
+        rules.check_block(block, params)
+        txs = block.txs
+        if self._enforce_bip30(entry):
+            rules.check_bip30(block, view.have_coin)
+        flags = rules.block_script_flags(height, entry.hash, params)
+        lock_flags = rules.lock_time_flags(height, params)
+        skip_scripts = self._scripts_assumed_valid(entry)
+        prev = entry.prev
+        prev_mtp = prev.median_time_past()
+        fees = 0
+        sigops = 0
+        undo_txs: list[TxUndo] = []
+        jobs: list[ScriptJob] = []
+        get_coin = view.get_coin
+        for tx in txs:
+            if tx.is_coinbase():
+                sigops = rules.accumulate_sigops_cost(sigops, tx_sigop_cost(tx, (), flags))
+                spent_outs: list[TxOut] = []
+            else:
+                coins = [get_coin(txin.prevout) for txin in tx.vin]
+                try:
+                    fee = rules.check_tx_inputs(tx, coins, height)
+                except TxValidationError as e:
+                    raise rules.tx_error_in_block(e, tx) from e
+                fees = rules.accumulate_fees(fees, fee)
+                prev_heights = [c.height for c in coins if c is not None]
+                rules.check_sequence_locks(
+                    tx, lock_flags, prev_heights, height, prev_mtp, lambda h: _mtp_at(prev, h)
+                )
+                spent_outs = [TxOut(c.value, c.script_pubkey) for c in coins if c is not None]
+                sigops = rules.accumulate_sigops_cost(sigops, tx_sigop_cost(tx, spent_outs, flags))
+            if spent_outs and not skip_scripts:
+                pre = PrecomputedTx(tx, spent_outs)
+                for k, out in enumerate(spent_outs):
+                    jobs.append((pre, k, out.script_pubkey, out.value, flags))
+            undo = update_coins(view, tx, height)
+            if undo is not None:
+                undo_txs.append(undo)
+        rules.check_coinbase_amount(block, fees, height, params)
+        if jobs:
+            failure = self.run_scripts(jobs)
+            if failure is not None:
+                n, code = failure
+                raise rules.script_failure_error(code, jobs[n][0].tx, jobs[n][1])
+        view.set_best_block(entry.hash)
+        return BlockUndo(undo_txs)
+
+    def _scripts_assumed_valid(self, entry: BlockIndexEntry) -> bool:
+        """Core's -assumevalid: skip scripts of ancestors of the assumed-valid block."""
+        av = self.assumevalid
+        if av is None:
+            return False
+        target = self.tree.get(av)
+        if target is None or target.get_ancestor(entry.height) is not entry:
+            return False
+        best = self.tree.best_header
+        return best is not None and best.chain_work >= self.params.min_chain_work
+
+    def disconnect_block(
+        self, block: Block, entry: BlockIndexEntry, undo: BlockUndo, view: CoinsCache
+    ) -> bool:
+        """Core's DisconnectBlock: undo ``block`` on ``view``; returns False if unclean."""
+        if len(undo.txs) + 1 != len(block.txs):
+            raise StorageError("block and undo data are inconsistent")
+        clean = True
+        enforce_bip30 = self._enforce_bip30(entry)
+        for i in range(len(block.txs) - 1, -1, -1):
+            tx = block.txs[i]
+            coinbase = i == 0
+            for n, out in enumerate(tx.vout):
+                spk = out.script_pubkey
+                if (spk and spk[0] == 0x6A) or len(spk) > 10_000:
+                    continue
+                coin = view.spend_coin(OutPoint(tx.txid, n))
+                if (
+                    coin is None
+                    or coin.value != out.value
+                    or coin.script_pubkey != spk
+                    or coin.height != entry.height
+                    or coin.is_coinbase != coinbase
+                ) and not (coinbase and not enforce_bip30):
+                    clean = False
+            if i > 0:
+                txundo = undo.txs[i - 1]
+                if len(txundo.spent) != len(tx.vin):
+                    raise StorageError("transaction and undo data are inconsistent")
+                for j in range(len(tx.vin) - 1, -1, -1):
+                    if not apply_coin_undo(view, tx.vin[j].prevout, txundo.spent[j]):
+                        clean = False
+        assert entry.prev is not None
+        view.set_best_block(entry.prev.hash)
+        return clean
+
+    # ------------------------------------------------------------------ RPC-driven changes
+    def invalidate_block(self, entry: BlockIndexEntry) -> None:
+        """Core's InvalidateBlock (the caller then runs activate_best_chain)."""
+        with self.lock:
+            while self.chain.contains(entry):
+                self._disconnect_tip()
+            self._mark_invalid(entry)
+            self._rebuild_candidates()
+            log.info("InvalidateBlock: marked %s invalid", entry.hash[::-1].hex())
+            self.activate_best_chain()
+
+    def reconsider_block(self, entry: BlockIndexEntry) -> None:
+        """Core's ReconsiderBlock: clear failure flags here, below and above; reactivate."""
+        with self.lock:
+            self.tree.clear_failure(entry)
+            self._rebuild_candidates()
+            self.activate_best_chain()
+
+    def precious_block(self, entry: BlockIndexEntry) -> None:
+        """Core's PreciousBlock: treat ``entry`` as if it had been received first."""
+        with self.lock:
+            tip = self.tip()
+            if entry.chain_work < tip.chain_work:
+                return
+            if tip.chain_work > self._last_precious_work:
+                self._reverse_sequence = -1
+            self._last_precious_work = tip.chain_work
+            self.tree.mark_dirty(entry)
+            entry.sequence_id = self._reverse_sequence
+            if self._reverse_sequence > -(1 << 31):
+                self._reverse_sequence -= 1
+            if entry.is_valid(BLOCK_VALID_TRANSACTIONS) and entry.chain_tx:
+                self.candidates.add(entry)
+            self.activate_best_chain()
+
+    # ------------------------------------------------------------------ flushing
+    def _flush_if_needed(self) -> None:
+        if (
+            self.coins.memory_usage() > self.dbcache_bytes
+            or time.monotonic() - self._last_flush > self.flush_interval
+        ):
+            self.flush(force=True)
+
+    def flush(self, force: bool = True) -> None:
+        """FlushStateToDisk: block files, then block index, then coins + best block."""
+        with self.lock:
+            if not force:
+                self._flush_if_needed()
+                return
+            self.blockstore.flush()
+            infos = self.blockstore.dirty_file_infos()
+            self.index_db.flush_tree(self.tree, infos, self.blockstore.last_file)
+            self.blockstore.mark_file_infos_written(infos)
+            if self.coins.memory_usage() > self.dbcache_bytes:
+                self.coins.flush()
+            else:
+                self.coins.sync()
+            self._last_flush = time.monotonic()
+
+    # ------------------------------------------------------------------ verification
+    def verify_chain(self, depth: int = 6, level: int = 3) -> bool:
+        """Core's VerifyDB (levels 0-3): re-check recent blocks and their undo data."""
+        with self.lock:
+            tip = self.tip()
+            if depth <= 0 or depth > tip.height:
+                depth = tip.height
+            view = CoinsCache(self.coins)
+            entry: BlockIndexEntry | None = tip
+            checked = 0
+            while entry is not None and entry.prev is not None and checked < depth:
+                block = self.read_block(entry)
+                if level >= 1:
+                    try:
+                        rules.check_block(block, self.params)
+                    except BlockValidationError as e:
+                        log.info("Verification error: %s at %d: %s", entry.hash[::-1].hex(),
+                                 entry.height, e.reason)  # fmt: skip
+                        return False
+                if level >= 2:
+                    undo = self.read_undo(entry)
+                    if level >= 3 and not self.disconnect_block(block, entry, undo, view):
+                        log.info("Verification error: unclean disconnect at %d", entry.height)
+                        return False
+                checked += 1
+                entry = entry.prev
+            log.info("Verification: No coin database inconsistencies in last %d blocks", checked)
+            return True
+
+
+def _mtp_at(prev: BlockIndexEntry, height: int) -> int:
+    e = prev.get_ancestor(height)
+    assert e is not None
+    return e.median_time_past()
+
+
+def _state_text(e: BlockValidationError) -> str:
+    return f"{e.reason}, {e.debug}" if e.debug else e.reason
+
+
+def _wipe_dir(path: Path) -> None:
+    if not path.exists():
+        return
+    for child in sorted(path.rglob("*"), reverse=True):
+        if child.is_dir():
+            child.rmdir()
+        else:
+            child.unlink()
+    path.rmdir()
+
+
+def hashes_hex(entries: Iterable[BlockIndexEntry]) -> list[str]:
+    return [e.hash[::-1].hex() for e in entries]

@@ -1,0 +1,265 @@
+"""pyrited: the daemon. Parses bitcoind's options, lays out the datadir like bitcoind, opens
+the chainstate, serves JSON-RPC and imports -loadblock files; stops on `stop` or SIGTERM.
+
+This module is the only place that knows every layer and wires them together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+from pyrite.chain.chainstate import Chainstate
+from pyrite.chain.index import BlockIndexEntry
+from pyrite.consensus.params import get_params
+from pyrite.errors import PyriteError
+from pyrite.node import importer
+from pyrite.node.config import Config, ConfigError
+from pyrite.node.logs import setup_logging
+from pyrite.primitives.hashes import hex_to_hash
+from pyrite.rpc.context import CLIENT_VERSION_STRING, Clock, NodeContext
+from pyrite.rpc.handlers import register_all
+from pyrite.rpc.server import RPCServer, rpc_bind_endpoints
+
+log = logging.getLogger("pyrite.node")
+
+#: options pyrited acts on; anything else that is set is accepted and logged as ignored
+SUPPORTED = {
+    "datadir", "conf", "regtest", "testnet", "testnet4", "signet", "chain", "rpcport", "rpcbind",
+    "rpcallowip", "rpcuser", "rpcpassword", "rpcauth", "rpccookiefile", "dbcache", "loadblock",
+    "reindex", "reindex-chainstate", "printtoconsole", "debug", "debugexclude", "debuglogfile",
+    "uacomment", "server", "mocktime", "logtimemicros", "logthreadnames", "logsourcelocations",
+    "rpcservertimeout", "assumevalid", "pid", "includeconf", "daemon", "daemonwait",
+}  # fmt: skip
+
+
+class StartupError(Exception):
+    """A problem that stops startup; printed as ``Error: <message>``."""
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: list[str]) -> int:
+    try:
+        config = Config.load(argv)
+    except ConfigError as e:
+        print(f"Error: {e.message}", file=sys.stderr)
+        return 1
+    if config.get_bool("version") or config.get_bool("help") or config.is_set("?"):
+        print(f"Pyrite daemon version v{CLIENT_VERSION_STRING}")
+        if not config.get_bool("version"):
+            print("Usage: pyrited [options]   Start the pyrite daemon (bitcoind's options)")
+        return 0
+    lock_file: IO[str] | None = None
+    try:
+        netdir = config.net_datadir
+        for sub in ("", "blocks", "wallets"):
+            (netdir / sub).mkdir(parents=True, exist_ok=True)
+        lock_file = _lock_datadir(netdir)
+        warnings = _setup_logging(config, netdir)
+        return asyncio.run(_node(config, netdir, warnings))
+    except StartupError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        logging.getLogger("pyrite").error("Error: %s", e)
+        return 1
+    except OSError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if lock_file is not None:
+            lock_file.close()
+
+
+def _lock_datadir(netdir: Path) -> IO[str]:
+    f = open(netdir / ".lock", "a")  # noqa: SIM115 - held open for the process lifetime
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise StartupError(
+            f"Cannot obtain a lock on data directory {netdir}. Pyrite is probably already running."
+        ) from None
+    return f
+
+
+def _setup_logging(config: Config, netdir: Path) -> list[str]:
+    log_path: Path | None = None
+    if not config.is_negated("debuglogfile"):
+        log_path = config.abs_path_for_config_val(config.path_arg("debuglogfile", "debug.log"))
+    return setup_logging(
+        log_path,
+        config.get_bool("printtoconsole", False),
+        config.get_all("debug"),
+        config.get_all("debugexclude"),
+        micros=config.get_bool("logtimemicros"),
+        thread_names=config.get_bool("logthreadnames"),
+        source_locations=config.get_bool("logsourcelocations"),
+    )
+
+
+async def _node(config: Config, netdir: Path, warnings: list[str]) -> int:
+    loop = asyncio.get_running_loop()
+    params = get_params(config.chain_name)
+    log.info("Pyrite version v%s", CLIENT_VERSION_STRING)
+    log.info("Using data directory %s", netdir)
+    for line in config.log_lines():
+        log.info("%s", line)
+    for w in [*warnings, *config.warnings]:
+        log.info("Warning: %s", w)
+    for name in config.ignored_options(SUPPORTED):
+        log.info("Option -%s is accepted but not supported yet; ignoring it", name)
+    for name in config.unknown:
+        log.info("Warning: unknown option %s ignored", name)
+
+    clock = Clock(config.get_int("mocktime", 0))
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chain")
+
+    async def run_chain(fn: Callable[[], Any]) -> Any:
+        return await loop.run_in_executor(executor, fn)
+
+    assumevalid = None
+    if config.is_set("assumevalid") and not config.is_negated("assumevalid"):
+        raw = config.get_str("assumevalid", "0") or "0"
+        if raw.strip("0"):
+            try:
+                assumevalid = hex_to_hash(raw.rjust(64, "0"))
+            except PyriteError as e:
+                raise StartupError(f"Invalid -assumevalid: {raw}") from e
+    elif config.chain_name != "regtest":
+        assumevalid = params.default_assume_valid
+    dbcache = max(config.get_int("dbcache", 450), 4) << 20
+    chainstate = Chainstate(netdir, params, dbcache_bytes=dbcache, clock=clock.now,
+                            assumevalid=assumevalid)  # fmt: skip
+    ctx = NodeContext(
+        chainstate=chainstate,
+        params=params,
+        chain_name=config.chain_name,
+        datadir=config.datadir,
+        net_datadir=netdir,
+        clock=clock,
+        start_time=int(time.time()),
+        run_chain=run_chain,
+        uacomments=config.get_all("uacomment"),
+    )
+    shutdown = ctx.shutdown
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, shutdown.set)
+
+    async def notify_tip() -> None:
+        async with ctx.tip_changed:
+            ctx.tip_changed.notify_all()
+
+    pending: set[asyncio.Task[None]] = set()
+
+    def spawn_notify() -> None:
+        task = loop.create_task(notify_tip())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    def on_tip(_entry: BlockIndexEntry) -> None:
+        loop.call_soon_threadsafe(spawn_notify)
+
+    chainstate.tip_listeners.append(on_tip)
+
+    server: RPCServer | None = None
+    if config.get_bool("server", True):
+        port = config.get_int("rpcport", params.rpc_port)
+        password = config.get_str("rpcpassword", "") or ""
+        try:
+            bind = rpc_bind_endpoints(config.get_all("rpcbind"), config.is_set("rpcallowip"), port)
+            server = RPCServer(
+                bind,
+                rpcallowip=config.get_all("rpcallowip"),
+                rpcuser=config.get_str("rpcuser", "") or "",
+                rpcpassword=password,
+                rpcauth=config.get_all("rpcauth"),
+                cookie_path=None if password else config.auth_cookie_path(),
+                timeout=config.get_int("rpcservertimeout", 30),
+                log_path=netdir / "debug.log",
+                on_stop=shutdown.set,
+            )
+        except ValueError as e:
+            raise StartupError(str(e)) from e
+        register_all(server, ctx)
+        server.set_warmup("Loading block index…")
+        try:
+            await server.start()
+        except OSError as e:
+            log.info("Unable to bind RPC: %s", e)
+            raise StartupError("Unable to start HTTP server. See debug log for details.") from e
+    pid_path = config.abs_path_for_config_val(config.path_arg("pid", "pyrited.pid"))
+    with contextlib.suppress(OSError):
+        pid_path.write_text(f"{os.getpid()}\n")
+    code = 0
+    try:
+        reindex = config.get_bool("reindex")
+        try:
+            await run_chain(
+                lambda: chainstate.open(
+                    reindex=reindex, reindex_chainstate=config.get_bool("reindex-chainstate")
+                )
+            )
+        except PyriteError as e:
+            log.info("Error opening block database: %s", e)
+            raise StartupError(f"Error opening block database: {e}") from e
+        if server is not None and not chainstate.reindexing:
+            server.set_warmup(None)
+        tip = chainstate.chain.tip()
+        log.info("block tree loaded; tip height %d", tip.height if tip else -1)
+        await _import(config, chainstate, ctx, run_chain, server)
+        ctx.loaded.set()
+        log.info("init message: Done loading")
+        await shutdown.wait()
+    except StartupError:
+        code = 1
+        raise
+    finally:
+        log.info("Shutdown: In progress...")
+        shutdown.set()
+        if server is not None:
+            await server.stop()
+        with contextlib.suppress(Exception):
+            await run_chain(chainstate.close)
+        executor.shutdown(wait=True)
+        with contextlib.suppress(OSError):
+            pid_path.unlink()
+        log.info("Shutdown: done")
+    return code
+
+
+async def _import(
+    config: Config,
+    chainstate: Chainstate,
+    ctx: NodeContext,
+    run_chain: Callable[[Callable[[], Any]], Any],
+    server: RPCServer | None,
+) -> None:
+    ctx.importing = True
+    try:
+        if chainstate.reindexing:
+            await importer.reindex(chainstate, run_chain, ctx.shutdown)
+            if server is not None:
+                server.set_warmup(None)
+        for name in config.get_all("loadblock"):
+            if ctx.shutdown.is_set():
+                break
+            path = config.abs_path_for_config_val(name, net_specific=False)
+            await importer.load_external_file(path, chainstate, run_chain, ctx.shutdown)
+    finally:
+        ctx.importing = False
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""What RPC handlers may use of the running node, wired in by ``pyrite.node``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pyrite.chain.chainstate import Chainstate
+from pyrite.consensus.params import ChainParams
+
+T = TypeVar("T")
+
+CLIENT_VERSION = 10000  # pyrite 0.1.0, encoded like Core's CLIENT_VERSION (MMmmpp)
+CLIENT_NAME = "pyrite"
+CLIENT_VERSION_STRING = "0.1.0"
+PROTOCOL_VERSION = 70016
+
+
+class Clock:
+    """Wall clock with Core's mock time (``-mocktime``, ``setmocktime``): integer seconds."""
+
+    def __init__(self, mocktime: int = 0) -> None:
+        self.mocktime = mocktime
+
+    def now(self) -> int:
+        return self.mocktime if self.mocktime else int(time.time())
+
+    def set_mocktime(self, t: int) -> None:
+        self.mocktime = t
+
+
+@dataclass
+class NodeContext:
+    """Shared by every handler. Chainstate work must go through ``run_chain`` so it runs in
+    the chain worker thread and never blocks the event loop."""
+
+    chainstate: Chainstate
+    params: ChainParams
+    chain_name: str  # "main", "test", "testnet4", "signet" or "regtest"
+    datadir: Path
+    net_datadir: Path
+    clock: Clock
+    start_time: int
+    run_chain: Callable[[Callable[[], Any]], Awaitable[Any]]
+    uacomments: list[str] = field(default_factory=list)
+    #: notified (notify_all) after every tip change; waitfor* RPCs wait on it
+    tip_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    shutdown: asyncio.Event = field(default_factory=asyncio.Event)
+    #: set once startup (block index load, -loadblock import) is complete
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    importing: bool = False
+
+    @property
+    def subversion(self) -> str:
+        comments = f"({'; '.join(self.uacomments)})" if self.uacomments else ""
+        return f"/{CLIENT_NAME}:{CLIENT_VERSION_STRING}{comments}/"
