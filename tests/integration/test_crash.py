@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from bench.chainfile import read_chain, write_blk_file
 
+from bench.chainfile import read_chain, write_blk_file
 from pyrite.chain.chainstate import Chainstate
 from pyrite.chain.coins import compute_utxo_stats
 from pyrite.consensus.params import get_params

@@ -29,7 +29,9 @@ from pathlib import Path
 from pyrite.chain.blockstore import BlockStore, FilePos
 from pyrite.chain.coins import Coin, CoinsCache, CoinsDB
 from pyrite.chain.index import (
+    BLOCK_FAILED_CHILD,
     BLOCK_FAILED_MASK,
+    BLOCK_FAILED_VALID,
     BLOCK_HAVE_UNDO,
     BLOCK_VALID_SCRIPTS,
     BLOCK_VALID_TRANSACTIONS,
@@ -522,6 +524,7 @@ class Chainstate:
         view.flush()
         self.chain.set_tip(entry.prev)
         self.candidates.add(entry)
+        self._flush_if_needed()  # as Core's DisconnectTip: FlushStateToDisk(IF_NEEDED)
         log.info("DisconnectTip: disconnected block %s height=%d", entry.hash[::-1].hex(),
                  entry.height)  # fmt: skip
         self._notify_tip(entry.prev)
@@ -650,8 +653,20 @@ class Chainstate:
     def invalidate_block(self, entry: BlockIndexEntry) -> None:
         """Core's InvalidateBlock (the caller then runs activate_best_chain)."""
         with self.lock:
+            # As Core, mark each disconnected block as it goes (FAILED_VALID on the newest
+            # disconnected one, FAILED_CHILD on its descendants), so a crash half-way keeps
+            # the node from reconnecting them on restart.
+            marked: BlockIndexEntry | None = None
             while self.chain.contains(entry):
+                walk = self.tip()
                 self._disconnect_tip()
+                walk.status |= BLOCK_FAILED_VALID
+                self.tree.mark_dirty(walk)
+                self.candidates.discard(walk)
+                if marked is not None:
+                    marked.status = (marked.status & ~BLOCK_FAILED_VALID) | BLOCK_FAILED_CHILD
+                    self.tree.mark_dirty(marked)
+                marked = walk
             self._mark_invalid(entry)
             self._rebuild_candidates()
             log.info("InvalidateBlock: marked %s invalid", entry.hash[::-1].hex())
