@@ -41,6 +41,7 @@ from pyrite.chain.index import (
     BlockTree,
 )
 from pyrite.chain.kvstore import LmdbStore
+from pyrite.chain.scriptcheck import ScriptChecker, SerialScriptChecker
 from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo, update_coins
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import ChainParams
@@ -49,28 +50,12 @@ from pyrite.consensus.sigops import tx_sigop_cost
 from pyrite.errors import BlockValidationError, StorageError, TxValidationError
 from pyrite.primitives import Block, BlockHeader, OutPoint, TxOut
 from pyrite.primitives.tx import NULL_HASH
-from pyrite.script.errors import ScriptError
-from pyrite.script.sighash import PrecomputedTx
-from pyrite.script.verify import verify_tx_input
 
 log = logging.getLogger("pyrite.validation")
 
 DEFAULT_DBCACHE = 450 << 20
 FLUSH_INTERVAL = 60.0  # seconds between periodic flushes of the state to disk
 MAX_ORPHAN_BLOCKS = 100
-
-ScriptJob = tuple[PrecomputedTx, int, bytes, int, int]
-ScriptRunner = Callable[[list[ScriptJob]], tuple[int, str] | None]
-
-
-def run_scripts_serial(jobs: list[ScriptJob]) -> tuple[int, str] | None:
-    """Check script jobs in order; (job index, error code) of the first failure, or None."""
-    for n, (pre, k, spk, amount, flags) in enumerate(jobs):
-        try:
-            verify_tx_input(pre, k, spk, amount, flags)
-        except ScriptError as e:
-            return n, e.code
-    return None
 
 
 @dataclass
@@ -96,7 +81,7 @@ class Chainstate:
         dbcache_bytes: int = DEFAULT_DBCACHE,
         clock: Callable[[], int] | None = None,
         assumevalid: bytes | None = None,
-        script_runner: ScriptRunner | None = None,
+        script_checker: ScriptChecker | None = None,
         flush_interval: float = FLUSH_INTERVAL,
     ) -> None:
         self.netdir = Path(netdir)
@@ -104,7 +89,7 @@ class Chainstate:
         self.dbcache_bytes = dbcache_bytes
         self.clock = clock or (lambda: int(time.time()))
         self.assumevalid = assumevalid
-        self.run_scripts = script_runner or run_scripts_serial
+        self.script_checker: ScriptChecker = script_checker or SerialScriptChecker()
         self.flush_interval = flush_interval
         self.lock = threading.RLock()
         self.tree = BlockTree()
@@ -568,9 +553,9 @@ class Chainstate:
         fees = 0
         sigops = 0
         undo_txs: list[TxUndo] = []
-        jobs: list[ScriptJob] = []
+        session = None if skip_scripts else self.script_checker.begin(flags)
         get_coin = view.get_coin
-        for tx in txs:
+        for tx_index, tx in enumerate(txs):
             if tx.is_coinbase():
                 sigops = rules.accumulate_sigops_cost(sigops, tx_sigop_cost(tx, (), flags))
                 spent_outs: list[TxOut] = []
@@ -587,19 +572,17 @@ class Chainstate:
                 )
                 spent_outs = [TxOut(c.value, c.script_pubkey) for c in coins if c is not None]
                 sigops = rules.accumulate_sigops_cost(sigops, tx_sigop_cost(tx, spent_outs, flags))
-            if spent_outs and not skip_scripts:
-                pre = PrecomputedTx(tx, spent_outs)
-                for k, out in enumerate(spent_outs):
-                    jobs.append((pre, k, out.script_pubkey, out.value, flags))
+            if spent_outs and session is not None:
+                session.add(tx_index, tx, spent_outs)
             undo = update_coins(view, tx, height)
             if undo is not None:
                 undo_txs.append(undo)
         rules.check_coinbase_amount(block, fees, height, params)
-        if jobs:
-            failure = self.run_scripts(jobs)
+        if session is not None:
+            failure = session.finish()
             if failure is not None:
-                n, code = failure
-                raise rules.script_failure_error(code, jobs[n][0].tx, jobs[n][1])
+                tx_index, input_index, code = failure
+                raise rules.script_failure_error(code, txs[tx_index], input_index)
         view.set_best_block(entry.hash)
         return BlockUndo(undo_txs)
 

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from pyrite.chain.chainstate import Chainstate
 from pyrite.chain.index import BlockIndexEntry
+from pyrite.chain.scriptcheck import ParallelScriptChecker, ScriptChecker, SerialScriptChecker
 from pyrite.consensus.params import get_params
 from pyrite.errors import PyriteError
 from pyrite.node import importer
@@ -39,7 +40,7 @@ SUPPORTED = {
     "rpcallowip", "rpcuser", "rpcpassword", "rpcauth", "rpccookiefile", "dbcache", "loadblock",
     "reindex", "reindex-chainstate", "printtoconsole", "debug", "debugexclude", "debuglogfile",
     "uacomment", "server", "mocktime", "logtimemicros", "logthreadnames", "logsourcelocations",
-    "rpcservertimeout", "assumevalid", "pid", "includeconf", "daemon", "daemonwait",
+    "rpcservertimeout", "assumevalid", "pid", "includeconf", "daemon", "daemonwait", "par",
 }  # fmt: skip
 
 
@@ -140,8 +141,17 @@ async def _node(config: Config, netdir: Path, warnings: list[str]) -> int:
     elif config.chain_name != "regtest":
         assumevalid = params.default_assume_valid
     dbcache = max(config.get_int("dbcache", 450), 4) << 20
+    par = config.get_int("par", 0)
+    if par <= 0:  # as Core: 0 = all cores, -N = leave N cores free
+        par += os.cpu_count() or 1
+    par = max(1, min(par, 16))
+    checker: ScriptChecker = (
+        await asyncio.to_thread(ParallelScriptChecker, par - 1) if par > 1
+        else SerialScriptChecker()
+    )  # fmt: skip
+    log.info("Script verification uses %d process(es) (-par=%d)", par, par)
     chainstate = Chainstate(netdir, params, dbcache_bytes=dbcache, clock=clock.now,
-                            assumevalid=assumevalid)  # fmt: skip
+                            assumevalid=assumevalid, script_checker=checker)  # fmt: skip
     ctx = NodeContext(
         chainstate=chainstate,
         params=params,
@@ -233,6 +243,7 @@ async def _node(config: Config, netdir: Path, warnings: list[str]) -> int:
         with contextlib.suppress(Exception):
             await run_chain(chainstate.close)
         executor.shutdown(wait=True)
+        checker.close()
         with contextlib.suppress(OSError):
             pid_path.unlink()
         log.info("Shutdown: done")

@@ -75,11 +75,15 @@ class Tx:
     wtxid: bytes = field(default=b"", compare=False)
     size: int = field(default=0, compare=False)  # serialized size with witness
     base_size: int = field(default=0, compare=False)  # without witness
+    #: the exact bytes this transaction was parsed from (with witness), kept because they
+    #: are at hand anyway; built transactions get theirs from ``serialize()``
+    raw: bytes = field(default=b"", compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.txid:
             raw = self.serialize(witness=True)
             base = self.serialize(witness=False)
+            object.__setattr__(self, "raw", raw)
             object.__setattr__(self, "txid", sha256d(base))
             object.__setattr__(self, "wtxid", sha256d(raw) if raw != base else sha256d(base))
             object.__setattr__(self, "size", len(raw))
@@ -173,7 +177,7 @@ class Tx:
             base = raw
         txid = sha256d(base)
         wtxid = sha256d(raw) if base is not raw else txid
-        return cls(version, vin, vout, locktime, txid, wtxid, len(raw), len(base))
+        return cls(version, vin, vout, locktime, txid, wtxid, len(raw), len(base), raw)
 
     @classmethod
     def from_bytes(cls, data: bytes, allow_witness: bool = True) -> Tx:

@@ -1,0 +1,52 @@
+"""Serial and parallel (-par) script checking agree, on a real block and on corruptions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pyrite.chain.scriptcheck import ParallelScriptChecker, SerialScriptChecker
+from pyrite.primitives import Block, Tx, TxOut
+from pyrite.script.flags import CONSENSUS_FLAGS
+from tests.vectors.test_bcoin_blocks import corrupt_signature, load_block
+
+FLAGS = int(CONSENSUS_FLAGS)
+
+
+@pytest.fixture(scope="module")
+def parallel() -> Iterator[ParallelScriptChecker]:
+    checker = ParallelScriptChecker(1)
+    yield checker
+    checker.close()
+
+
+def _with_tx(block: Block, index: int, tx: Tx) -> Block:
+    txs = list(block.txs)
+    txs[index] = tx
+    return Block(block.header, tuple(txs))
+
+
+def _run(checker: SerialScriptChecker | ParallelScriptChecker, block: Block,
+         spent: list[list[TxOut]]) -> object:  # fmt: skip
+    session = checker.begin(FLAGS)
+    for i, outs in enumerate(spent):
+        session.add(i + 1, block.txs[i + 1], outs)
+    return session.finish()
+
+
+def test_parallel_matches_serial(parallel: ParallelScriptChecker) -> None:
+    block, spent = load_block(928927)
+    serial = SerialScriptChecker()
+    assert _run(serial, block, spent) is None
+    assert _run(parallel, block, spent) is None
+    assert parallel.check_block_scripts(block, spent, FLAGS) is None
+    # corrupt one signature early, one late: both checkers name the same input
+    for index in (3, len(block.txs) - 2):
+        tx = block.txs[index]
+        bad = corrupt_signature(tx, 0)
+        assert bad is not None
+        broken = _with_tx(block, index, bad)
+        want = _run(serial, broken, spent)
+        assert want is not None and want[:2] == (index, 0)
+        assert _run(parallel, broken, spent) == want
