@@ -387,6 +387,10 @@ class BlockchainRPC:
             }
             if ctx.params.signet_challenge is not None:
                 info["signet_challenge"] = ctx.params.signet_challenge.hex()
+            # pyrite extension: the -assumevalid block in force (null when every script is
+            # checked), so users can see which ancestors' scripts were skipped
+            av = cs.assumevalid
+            info["assumevalid"] = hash_hex(av) if av is not None else None
             info["warnings"] = []
             return info
 
