@@ -19,6 +19,8 @@ from pyrite.crypto.hashes import sha256d
 from pyrite.encoding.bytes import compact_size
 from pyrite.primitives import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut
 from pyrite.primitives.tx import COIN
+from pyrite.script.num import encode_num
+from pyrite.script.script import push_data
 
 __all__ = [
     "CHAIN_NAMES",
@@ -35,8 +37,6 @@ __all__ = [
 COINBASE_MATURITY = 100
 MAX_FUTURE_BLOCK_TIME = 2 * 60 * 60
 
-_OP_PUSHDATA1 = 0x4C
-_OP_PUSHDATA2 = 0x4D
 _OP_CHECKSIG = 0xAC
 
 GENESIS_MESSAGE = b"The Times 03/Jan/2009 Chancellor on brink of second bailout for banks"
@@ -65,35 +65,6 @@ def _h(display_hex: str) -> bytes:
     return raw[::-1]
 
 
-def _push(data: bytes) -> bytes:
-    """Minimal-form data push, as ``CScript << std::vector<unsigned char>`` emits it."""
-    n = len(data)
-    if n < _OP_PUSHDATA1:
-        return bytes([n]) + data
-    if n <= 0xFF:
-        return bytes([_OP_PUSHDATA1, n]) + data
-    if n <= 0xFFFF:
-        return bytes([_OP_PUSHDATA2]) + n.to_bytes(2, "little") + data
-    raise ValueError("push too large for the genesis script")
-
-
-def _script_num(n: int) -> bytes:
-    """CScriptNum serialization (little-endian, sign bit in the top byte)."""
-    if n == 0:
-        return b""
-    neg = n < 0
-    v = -n if neg else n
-    out = bytearray()
-    while v:
-        out.append(v & 0xFF)
-        v >>= 8
-    if out[-1] & 0x80:
-        out.append(0x80 if neg else 0x00)
-    elif neg:
-        out[-1] |= 0x80
-    return bytes(out)
-
-
 def create_genesis_block(
     message: bytes,
     output_script: bytes,
@@ -109,7 +80,7 @@ def create_genesis_block(
     number goes through ``CScript << int64`` (a plain CScriptNum push, since it is
     not in -1..16) and the second is pushed as the one-byte vector ``04``.
     """
-    script_sig = _push(_script_num(486604799)) + _push(_script_num(4)) + _push(message)
+    script_sig = push_data(encode_num(486604799)) + push_data(encode_num(4)) + push_data(message)
     coinbase = Tx(
         version=1,
         vin=(TxIn(OutPoint(bytes(32), 0xFFFFFFFF), script_sig, 0xFFFFFFFF),),
@@ -122,7 +93,7 @@ def create_genesis_block(
 
 
 def _satoshi_genesis(time: int, nonce: int, bits: int) -> Block:
-    script = _push(GENESIS_PUBKEY) + bytes([_OP_CHECKSIG])
+    script = push_data(GENESIS_PUBKEY) + bytes([_OP_CHECKSIG])
     return create_genesis_block(GENESIS_MESSAGE, script, time, nonce, bits, 1, 50 * COIN)
 
 
@@ -280,7 +251,7 @@ TESTNET4 = ChainParams(
     genesis=_check_genesis(
         create_genesis_block(
             TESTNET4_GENESIS_MESSAGE,
-            _push(TESTNET4_GENESIS_PUBKEY) + bytes([_OP_CHECKSIG]),
+            push_data(TESTNET4_GENESIS_PUBKEY) + bytes([_OP_CHECKSIG]),
             1714777860,
             393743547,
             0x1D00FFFF,

@@ -13,19 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-#: Core category -> our logger names.
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "net": ("pyrite.p2p",),
-    "mempool": ("pyrite.mempool",),
-    "http": ("pyrite.rpc.http",),
-    "rpc": ("pyrite.rpc",),
-    "validation": ("pyrite.validation", "pyrite.chain"),
-    "bench": ("pyrite.bench",),
-    "blockstorage": ("pyrite.chain.blockstore",),
-    "coindb": ("pyrite.chain.coins", "pyrite.chain.kvstore"),
-    "reindex": ("pyrite.node.importer",),
-    "mining": ("pyrite.mining",),
-}
+from pyrite.log_categories import CATEGORY_LOGGERS, LOG_CATEGORIES
 
 
 class CoreFormatter(logging.Formatter):
@@ -81,10 +69,10 @@ def setup_logging(
         for cat in value.split(","):
             cat = cat.strip().lower()
             if cat in ("", "1", "all"):
-                enabled.update(CATEGORIES)
+                enabled.update(LOG_CATEGORIES)
             elif cat == "0" or cat == "none":
                 enabled.clear()
-            elif cat in CATEGORIES:
+            elif cat in LOG_CATEGORIES:
                 enabled.add(cat)
             else:
                 warnings.append(f"Unsupported logging category -debug={cat}.")
@@ -92,6 +80,6 @@ def setup_logging(
         for cat in value.split(","):
             enabled.discard(cat.strip().lower())
     for cat in enabled:
-        for name in CATEGORIES[cat]:
+        for name in CATEGORY_LOGGERS.get(cat, ()):
             logging.getLogger(name).setLevel(logging.DEBUG)
     return warnings

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from pyrite.chain.index import BlockIndexEntry
 from pyrite.consensus.params import ChainParams
+from pyrite.log_categories import CATEGORY_LOGGERS, LOG_CATEGORIES
 from pyrite.rpc.context import CLIENT_VERSION, PROTOCOL_VERSION, NodeContext
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RPCError
 from pyrite.rpc.server import RequestContext, RPCServer, value_from_amount
@@ -47,24 +48,6 @@ NETWORKS: Final = (
 MAX_OUTBOUND_TIMEFRAME: Final = 86400
 
 #: Core's debug categories (BCLog), in Core's order.
-_CATEGORY_NAMES: Final = (
-    "net tor mempool http bench zmq walletdb rpc estimatefee addrman selectcoins reindex "
-    "cmpctblock rand prune proxy mempoolrej libevent coindb qt leveldb validation i2p ipc lock "
-    "blockstorage txreconciliation scan txpackages"
-)
-LOG_CATEGORIES: Final = tuple(_CATEGORY_NAMES.split())
-#: Our loggers behind a category (the node's log setup uses the same names).
-CATEGORY_LOGGERS: Final = {
-    "net": ("pyrite.p2p",),
-    "mempool": ("pyrite.mempool",),
-    "http": ("pyrite.rpc.http",),
-    "rpc": ("pyrite.rpc",),
-    "validation": ("pyrite.validation", "pyrite.chain"),
-    "bench": ("pyrite.bench",),
-    "blockstorage": ("pyrite.chain.blockstore",),
-    "coindb": ("pyrite.chain.coins", "pyrite.chain.kvstore"),
-    "reindex": ("pyrite.node.importer",),
-}
 
 
 def deployment_info(params: ChainParams, entry: BlockIndexEntry) -> dict[str, Any]:

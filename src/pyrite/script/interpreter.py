@@ -181,25 +181,8 @@ class Checker:
 
 
 def is_valid_signature_encoding(sig: bytes) -> bool:
-    """Core's IsValidSignatureEncoding: strict DER plus one hash-type byte."""
-    n = len(sig)
-    if n < 9 or n > 73:
-        return False
-    if sig[0] != 0x30 or sig[1] != n - 3:
-        return False
-    len_r = sig[3]
-    if 5 + len_r >= n:
-        return False
-    len_s = sig[5 + len_r]
-    if len_r + len_s + 7 != n:
-        return False
-    if sig[2] != 0x02 or len_r == 0 or sig[4] & 0x80:
-        return False
-    if len_r > 1 and sig[4] == 0 and not (sig[5] & 0x80):
-        return False
-    if sig[len_r + 4] != 0x02 or len_s == 0 or sig[len_r + 6] & 0x80:
-        return False
-    return not (len_s > 1 and sig[len_r + 6] == 0 and not (sig[len_r + 7] & 0x80))
+    """Core's IsValidSignatureEncoding: strict DER (BIP66) plus one hash-type byte."""
+    return len(sig) > 0 and secp.is_strict_der(sig[:-1])
 
 
 def check_signature_encoding(sig: bytes, flags: int) -> None:
