@@ -354,6 +354,8 @@ class _Client:
 
     def post(self, request: Any) -> Any:
         """Send one request (object or batch) and return the parsed reply."""
+        if self.cookie_status == "error":  # the node may have written it since
+            self.userpass = self._read_cookie()
         body = (write_json(request) + "\n").encode()
         auth = base64.b64encode(self.userpass.encode()).decode()
         headers = {
@@ -393,7 +395,10 @@ class _Client:
                 "ok": "Cookie file credentials were invalid and no rpcpassword was specified.",
             }[self.cookie_status]
             conf = self.config.config_path or self.config.datadir / "bitcoin.conf"
-            raise CLIError(f"Authorization failed: {reason} Configuration file: ({conf})")
+            message = f"Authorization failed: {reason} Configuration file: ({conf})"
+            if self.cookie_status == "error":
+                raise _CookieMissing(message)
+            raise CLIError(message)
         if status == HTTP_SERVICE_UNAVAILABLE:
             raise CLIError(f"Server response: {data.decode('utf-8', 'replace')}")
         if status >= 400 and status not in (
@@ -408,6 +413,10 @@ class _Client:
             return parse_json(data.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             raise CLIError("couldn't parse reply from server") from None
+
+
+class _CookieMissing(CLIError):
+    """401 while the cookie file could not be read (retried under ``-rpcwait``)."""
 
 
 def _request(method: str, params: Any, request_id: int = 1) -> dict[str, Any]:
@@ -432,6 +441,13 @@ def _call(client: _Client, request: Any, config: Config, is_batch: bool) -> Any:
                 time.sleep(RETRY_INTERVAL)
                 continue
             raise _ConnectionFailed(f"timeout on transient error: {exc}") from None
+        except _CookieMissing as exc:
+            # a node that is starting may listen before its cookie is written: with
+            # -rpcwait keep waiting for it (pyrite-cli extension; bitcoin-cli gives up)
+            if wait and (wait_timeout <= 0 or time.monotonic() < deadline):
+                time.sleep(RETRY_INTERVAL)
+                continue
+            raise CLIError(str(exc)) from None
 
 
 def _getinfo(client: _Client, config: Config) -> dict[str, Any]:
