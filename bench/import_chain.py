@@ -6,7 +6,8 @@ pyrited runs as a real process: ``pyrited -regtest -loadblock=<chain in blk layo
 the time is from process start until RPC reports the expected tip. The kernel runs in its
 own process (py-bitcoinkernel's ChainstateManager.import_blocks on the same blk file, with
 0 or 1 script-check worker threads); its time is also from process start. Peak memory is
-each process's VmHWM. Rounds are interleaved; medians are reported.
+each process's VmHWM, pyrited's script workers included. Rounds are interleaved; medians
+are reported.
 """
 
 from __future__ import annotations
@@ -70,11 +71,19 @@ def _rpc(port: int, cookie: Path, method: str) -> object:
 
 
 def _vm_hwm(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    """Peak resident memory of ``pid`` plus that of its descendants (script workers)."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                total += sum(_vm_hwm(int(c)) for c in f.read().split())
+    except OSError:
+        pass
+    return total
 
 
 def run_pyrite(blk: Path, par: int) -> tuple[float, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from pyrite.primitives.tx import Tx, TxOut
@@ -9,6 +10,8 @@ from pyrite.script.flags import P2SH, WITNESS
 from pyrite.script.script import is_p2sh, p2sh_sigop_count, sigop_count, witness_sigop_count
 
 WITNESS_SCALE_FACTOR = 4
+#: a script without any of these bytes cannot contain a signature opcode
+_could_count = re.compile(b"[\\xac-\\xaf]").search
 MAX_BLOCK_SIGOPS_COST = 80_000
 
 
@@ -16,9 +19,15 @@ def legacy_sigop_count(tx: Tx) -> int:
     """Core's GetLegacySigOpCount: inaccurate counting over scriptSigs and scriptPubKeys."""
     n = 0
     for i in tx.vin:
-        n += sigop_count(i.script_sig, False)
+        ss = i.script_sig
+        if ss and _could_count(ss):
+            n += sigop_count(ss, False)
     for o in tx.vout:
-        n += sigop_count(o.script_pubkey, False)
+        spk = o.script_pubkey
+        if len(spk) == 25 and spk[0] == 0x76 and spk[24] == 0xAC and spk[23] == 0x88:
+            n += 1  # P2PKH
+        elif spk and _could_count(spk):
+            n += sigop_count(spk, False)
     return n
 
 

@@ -138,12 +138,15 @@ class ByteWriter:
         return bytes(self.buf)
 
 
+_SMALL = tuple(bytes((i,)) for i in range(0xFD))
+
+
 def compact_size(n: int) -> bytes:
     """Encode ``n`` as a canonical CompactSize."""
+    if 0 <= n < 0xFD:
+        return _SMALL[n]
     if n < 0:
         raise ValueError("negative compact size")
-    if n < 0xFD:
-        return bytes((n,))
     if n <= 0xFFFF:
         return b"\xfd" + _U16.pack(n)
     if n <= 0xFFFFFFFF:

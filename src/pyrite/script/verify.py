@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from pyrite.primitives.tx import Tx, TxOut
 from pyrite.script.errors import ScriptError
 from pyrite.script.fastpath import try_fast_path
-from pyrite.script.flags import ALL_FLAGS, ScriptFlags
+from pyrite.script.flags import ALL_FLAGS, TAPROOT, ScriptFlags
 from pyrite.script.interpreter import Checker, check_flag_combination, verify_input
 from pyrite.script.sighash import PrecomputedTx
+
+_UNKNOWN_BITS = ~int(ALL_FLAGS)
 
 
 def verify_script(
@@ -43,12 +45,12 @@ def verify_tx_input(
     tx = pre.tx
     if not 0 <= input_index < len(tx.vin):
         raise ValueError(f"input index {input_index} out of range ({len(tx.vin)} inputs)")
-    if flags & ~ALL_FLAGS:
-        raise ValueError(f"unknown script flag bits {flags & ~ALL_FLAGS:#x}")
+    if flags & _UNKNOWN_BITS:
+        raise ValueError(f"unknown script flag bits {flags & _UNKNOWN_BITS:#x}")
     check_flag_combination(flags)
     if pre.spent_outputs is not None and len(pre.spent_outputs) != len(tx.vin):
         raise ValueError("spent_outputs must list one output per input")
-    if flags & ScriptFlags.TAPROOT and pre.spent_outputs is None:
+    if flags & TAPROOT and pre.spent_outputs is None:
         raise ValueError("spent_outputs are required with the TAPROOT flag")
     if try_fast_path(pre, input_index, script_pubkey, amount, flags):
         return
