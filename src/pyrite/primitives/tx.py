@@ -18,6 +18,8 @@ MAX_TX_SIZE = 4_000_000  # nothing bigger fits in a block
 _MIN_TXIN = 41
 _MIN_TXOUT = 9
 _OUTPOINT = struct.Struct("<32sI")
+_U32 = struct.Struct("<I")
+_I64 = struct.Struct("<q")
 
 
 class OutPoint(NamedTuple):
@@ -156,10 +158,7 @@ class Tx:
             wins = []
             any_wit = False
             for txin in vin:
-                n = r.compact_size()
-                if n > r.remaining():
-                    raise DecodeError("witness stack count exceeds data")
-                stack = tuple(r.var_bytes() for _ in range(n))
+                stack = _read_witness(r)
                 if stack:
                     any_wit = True
                 wins.append(TxIn(txin.prevout, txin.script_sig, txin.sequence, stack))
@@ -203,24 +202,86 @@ class Tx:
 
 def _read_vin(r: ByteReader) -> tuple[TxIn, ...]:
     n = r.compact_size()
-    if n * _MIN_TXIN > r.remaining():
+    if n * _MIN_TXIN > r.end - r.pos:
         raise DecodeError(f"input count {n} exceeds data")
+    buf = r.buf
+    pos = r.pos
+    end = r.end
     out = []
     unpack = _OUTPOINT.unpack_from
+    u32 = _U32.unpack_from
     for _ in range(n):
-        p = r.pos
-        if p + 36 > r.end:
-            raise DecodeError("truncated outpoint")
-        h, idx = unpack(r.buf, p)
-        r.pos = p + 36
-        ss = r.var_bytes()
-        seq = r.u32()
-        out.append(TxIn(OutPoint(bytes(h), idx), ss, seq))
+        if pos + 37 > end:
+            raise DecodeError("truncated input")
+        h, idx = unpack(buf, pos)
+        ln = buf[pos + 36]
+        if ln < 0xFD:
+            pos += 37
+        else:  # multi-byte compact size: let the reader check it is canonical
+            r.pos = pos + 36
+            ln = r.compact_size()
+            pos = r.pos
+        q = pos + ln
+        if q + 4 > end:
+            raise DecodeError("truncated input")
+        ss = bytes(buf[pos:q])
+        pos = q + 4
+        out.append(TxIn(OutPoint(h, idx), ss, u32(buf, q)[0]))
+    r.pos = pos
     return tuple(out)
 
 
 def _read_vout(r: ByteReader) -> tuple[TxOut, ...]:
     n = r.compact_size()
-    if n * _MIN_TXOUT > r.remaining():
+    if n * _MIN_TXOUT > r.end - r.pos:
         raise DecodeError(f"output count {n} exceeds data")
-    return tuple(TxOut(r.i64(), r.var_bytes()) for _ in range(n))
+    buf = r.buf
+    pos = r.pos
+    end = r.end
+    out = []
+    i64 = _I64.unpack_from
+    for _ in range(n):
+        if pos + 9 > end:
+            raise DecodeError("truncated output")
+        value = i64(buf, pos)[0]
+        ln = buf[pos + 8]
+        if ln < 0xFD:
+            pos += 9
+        else:
+            r.pos = pos + 8
+            ln = r.compact_size()
+            pos = r.pos
+        q = pos + ln
+        if q > end:
+            raise DecodeError("truncated output script")
+        out.append(TxOut(value, bytes(buf[pos:q])))
+        pos = q
+    r.pos = pos
+    return tuple(out)
+
+
+def _read_witness(r: ByteReader) -> tuple[bytes, ...]:
+    n = r.compact_size()
+    if n > r.end - r.pos:
+        raise DecodeError("witness stack count exceeds data")
+    buf = r.buf
+    pos = r.pos
+    end = r.end
+    items = []
+    for _ in range(n):
+        if pos >= end:
+            raise DecodeError("truncated witness")
+        ln = buf[pos]
+        if ln < 0xFD:
+            pos += 1
+        else:
+            r.pos = pos
+            ln = r.compact_size()
+            pos = r.pos
+        q = pos + ln
+        if q > end:
+            raise DecodeError("truncated witness item")
+        items.append(bytes(buf[pos:q]))
+        pos = q
+    r.pos = pos
+    return tuple(items)
