@@ -22,7 +22,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -752,7 +752,3 @@ def _wipe_dir(path: Path) -> None:
         else:
             child.unlink()
     path.rmdir()
-
-
-def hashes_hex(entries: Iterable[BlockIndexEntry]) -> list[str]:
-    return [e.hash[::-1].hex() for e in entries]

@@ -176,17 +176,19 @@ def check_block(
     """Core's CheckBlock: every check that needs no chain context.
 
     On signet Core also verifies the block solution here (``bad-signet-blksig``)
-    when ``check_pow`` is set; pass ``signet_solution_ok`` to have that done,
-    since the signet verifier lives elsewhere.
+    when ``check_pow`` is set: with ``consensus.signet.check_signet_solution`` unless
+    ``signet_solution_ok`` is given.
     """
     check_block_header(block.header, params, check_pow)
-    if (
-        params.signet_blocks
-        and check_pow
-        and signet_solution_ok is not None
-        and not signet_solution_ok(block)
-    ):
-        raise _invalid("bad-signet-blksig", "signet block signature validation failure")
+    if params.signet_blocks and check_pow:
+        if signet_solution_ok is None:
+            from pyrite.consensus.signet import check_signet_solution
+
+            ok = check_signet_solution(block, params)
+        else:
+            ok = signet_solution_ok(block)
+        if not ok:
+            raise _invalid("bad-signet-blksig", "signet block signature validation failure")
     if check_merkle:
         _check_merkle_root(block)
 
