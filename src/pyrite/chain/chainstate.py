@@ -98,6 +98,8 @@ class Chainstate:
         self.orphans: dict[bytes, list[tuple[Block, FilePos | None]]] = {}
         self.tip_listeners: list[Callable[[BlockIndexEntry], None]] = []
         self._checked: dict[bytes, str | None] = {}
+        #: hashes of recent blocks that passed check_block (Core's CBlock::fChecked)
+        self._block_checked: dict[bytes, None] = {}
         self._block_cache: dict[bytes, Block] = {}
         self._reverse_sequence = -1
         self._last_precious_work = 0
@@ -361,6 +363,9 @@ class Chainstate:
         entry: BlockIndexEntry | None = None
         try:
             rules.check_block(block, self.params)
+            self._block_checked[block.hash] = None
+            if len(self._block_checked) > 64:
+                self._block_checked.pop(next(iter(self._block_checked)))
             entry = self.accept_block_header(block.header)
             if entry.have_data():
                 return entry
@@ -541,7 +546,8 @@ class Chainstate:
         if entry.prev is None:  # the genesis coinbase is not spendable
             view.set_best_block(entry.hash)
             return BlockUndo([])
-        rules.check_block(block, params)
+        if entry.hash not in self._block_checked:  # Core's fChecked: checked on acceptance
+            rules.check_block(block, params)
         txs = block.txs
         if self._enforce_bip30(entry):
             rules.check_bip30(block, view.have_coin)
