@@ -9,6 +9,9 @@ interpreter, so the error reported is always the interpreter's own.
 
 from __future__ import annotations
 
+import hashlib
+import struct
+
 from pyrite.crypto import secp
 from pyrite.crypto.hashes import hash160
 from pyrite.primitives.tx import Tx
@@ -24,6 +27,9 @@ from pyrite.script.flags import (
 from pyrite.script.sighash import PrecomputedTx, bip143_sighash, legacy_sighash, taproot_sighash
 
 _ENC_FLAGS = DERSIG | LOW_S | STRICTENC
+_U32 = struct.Struct("<I")
+_Q = struct.Struct("<q")
+_sha256 = hashlib.sha256
 _ecdsa_verify_compact = secp.ecdsa_verify_compact
 _parse_der_lax = secp.parse_der_lax
 _schnorr_verify = secp.schnorr_verify
@@ -77,8 +83,20 @@ def try_fast_path(
         compact = _parse_der_lax(sig[:-1])
         if compact is None:
             return False
-        script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
-        h = bip143_sighash(script_code, tx, n_in, sig[-1], amount, pre)
+        hash_type = sig[-1]
+        if hash_type == 1:  # SIGHASH_ALL: per-transaction parts precomputed
+            head, tail = pre.bip143_all_parts()
+            op = txin.prevout
+            h = _sha256(
+                _sha256(
+                    head + op.txid + _U32.pack(op.n) + b"\x19\x76\xa9\x14" + spk[2:]
+                    + b"\x88\xac" + _Q.pack(amount) + _U32.pack(txin.sequence) + tail
+                    + b"\x01\x00\x00\x00"
+                ).digest()
+            ).digest()  # fmt: skip
+        else:
+            script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
+            h = bip143_sighash(script_code, tx, n_in, hash_type, amount, pre)
         return _ecdsa_verify_compact(pub, compact, h)
     if n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
         if not flags & WITNESS or not flags & TAPROOT or txin.script_sig:
@@ -96,7 +114,12 @@ def try_fast_path(
             sig = sig[:64]
         else:
             return False
-        th = taproot_sighash(pre, n_in, hash_type)
+        if hash_type <= 1:  # DEFAULT / ALL: the message differs only in the input index
+            th: bytes | None = _sha256(
+                pre.taproot_keypath_prefix(hash_type) + _U32.pack(n_in)
+            ).digest()
+        else:
+            th = taproot_sighash(pre, n_in, hash_type)
         return th is not None and _schnorr_verify(spk[2:], sig, th)
     if (
         n == 25

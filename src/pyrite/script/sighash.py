@@ -22,6 +22,7 @@ SIGHASH_SINGLE = 3
 SIGHASH_ANYONECANPAY = 0x80
 
 ONE_HASH = (1).to_bytes(32, "little")
+_TAPSIGHASH_TAG = hashlib.sha256(b"TapSighash").digest() * 2
 _sha256 = hashlib.sha256
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
@@ -42,12 +43,14 @@ class PrecomputedTx:
     __slots__ = (
         "_amounts",
         "_h143",
+        "_h143_all",
         "_legacy_parts",
         "_outputs",
         "_prevouts",
         "_scripts",
         "_sequences",
         "_ser_outputs",
+        "_tap_prefix",
         "spent_outputs",
         "tx",
     )
@@ -63,6 +66,8 @@ class PrecomputedTx:
         self._h143: tuple[bytes, bytes, bytes] | None = None
         self._ser_outputs: list[bytes] | None = None
         self._legacy_parts: tuple[bytes, list[bytes], list[bytes], bytes] | None = None
+        self._h143_all: tuple[bytes, bytes] | None = None
+        self._tap_prefix: dict[int, bytes] = {}
 
     # single-SHA256 building blocks (BIP341); BIP143 uses their double hashes
     def sha_prevouts(self) -> bytes:
@@ -112,6 +117,41 @@ class PrecomputedTx:
                 _sha256(self.sha_outputs()).digest(),
             )
         return self._h143
+
+    def bip143_all_parts(self) -> tuple[bytes, bytes]:
+        """For SIGHASH_ALL: the BIP143 preimage's bytes before the outpoint (version,
+        hashPrevouts, hashSequence) and after the sequence (hashOutputs, locktime)."""
+        if self._h143_all is None:
+            hp, hs, ho = self.bip143_hashes()
+            self._h143_all = (
+                _I32.pack(self.tx.version) + hp + hs,
+                ho + _U32.pack(self.tx.locktime),
+            )
+        return self._h143_all
+
+    def taproot_keypath_prefix(self, hash_type: int) -> bytes:
+        """For a key-path spend without annex and hash type DEFAULT or ALL: the tagged
+        SigMsg up to the input index, the same for every input of the transaction."""
+        prefix = self._tap_prefix.get(hash_type)
+        if prefix is None:
+            tx = self.tx
+            prefix = b"".join(
+                (
+                    _TAPSIGHASH_TAG,
+                    b"\x00",
+                    bytes((hash_type,)),
+                    _I32.pack(tx.version),
+                    _U32.pack(tx.locktime),
+                    self.sha_prevouts(),
+                    self.sha_amounts(),
+                    self.sha_scriptpubkeys(),
+                    self.sha_sequences(),
+                    self.sha_outputs(),
+                    b"\x00",
+                )
+            )
+            self._tap_prefix[hash_type] = prefix
+        return prefix
 
     def legacy_parts(self) -> tuple[bytes, list[bytes], list[bytes], bytes]:
         """(version, per-input prevout bytes, per-input sequence bytes, locktime)."""
