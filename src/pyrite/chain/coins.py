@@ -90,7 +90,7 @@ def varint(n: int) -> bytes:
 _VARINT1: Final = tuple(bytes((i,)) for i in range(0x80))
 
 
-def varint_at(data: bytes, pos: int, max_value: int = U64_MAX) -> tuple[int, int]:
+def varint_at(data: bytes | memoryview, pos: int, max_value: int = U64_MAX) -> tuple[int, int]:
     """Decode a VARINT at ``data[pos]``; returns (value, next position). Mirrors ReadVarInt."""
     n = 0
     end = len(data)
@@ -112,18 +112,8 @@ def varint_at(data: bytes, pos: int, max_value: int = U64_MAX) -> tuple[int, int
 
 def read_varint(r: ByteReader, max_value: int = U64_MAX) -> int:
     """Read a VARINT from a ByteReader (mirrors ReadVarInt)."""
-    n = 0
-    while True:
-        ch = r.u8()
-        if n > (max_value >> 7):
-            raise DecodeError("ReadVarInt(): size too large")
-        n = (n << 7) | (ch & 0x7F)
-        if ch & 0x80:
-            if n == max_value:
-                raise DecodeError("ReadVarInt(): size too large")
-            n += 1
-        else:
-            return n
+    n, r.pos = varint_at(r.buf, r.pos, max_value)
+    return n
 
 
 # ---------------------------------------------------------------------------
