@@ -70,7 +70,12 @@ def run(argv: list[str]) -> int:
             (netdir / sub).mkdir(parents=True, exist_ok=True)
         lock_file = _lock_datadir(netdir)
         warnings = _setup_logging(config, netdir)
-        return asyncio.run(_node(config, netdir, warnings))
+        # script-check worker processes are forked now, while this is the only thread
+        checker = _script_checker(config)
+        try:
+            return asyncio.run(_node(config, netdir, warnings, checker))
+        finally:
+            checker.close()
     except StartupError as e:
         print(f"Error: {e}", file=sys.stderr)
         logging.getLogger("pyrite").error("Error: %s", e)
@@ -110,7 +115,16 @@ def _setup_logging(config: Config, netdir: Path) -> list[str]:
     )
 
 
-async def _node(config: Config, netdir: Path, warnings: list[str]) -> int:
+def _script_checker(config: Config) -> ScriptChecker:
+    """-par as Core: the number of script-check processes; 0 = all cores, -N = leave N free."""
+    par = config.get_int("par", 0)
+    if par <= 0:
+        par += os.cpu_count() or 1
+    par = max(1, min(par, 16))
+    return ParallelScriptChecker(par - 1) if par > 1 else SerialScriptChecker()
+
+
+async def _node(config: Config, netdir: Path, warnings: list[str], checker: ScriptChecker) -> int:
     loop = asyncio.get_running_loop()
     params = get_params(config.chain_name)
     log.info("Pyrite version v%s", CLIENT_VERSION_STRING)
@@ -141,15 +155,7 @@ async def _node(config: Config, netdir: Path, warnings: list[str]) -> int:
     elif config.chain_name != "regtest":
         assumevalid = params.default_assume_valid
     dbcache = max(config.get_int("dbcache", 450), 4) << 20
-    par = config.get_int("par", 0)
-    if par <= 0:  # as Core: 0 = all cores, -N = leave N cores free
-        par += os.cpu_count() or 1
-    par = max(1, min(par, 16))
-    checker: ScriptChecker = (
-        await asyncio.to_thread(ParallelScriptChecker, par - 1) if par > 1
-        else SerialScriptChecker()
-    )  # fmt: skip
-    log.info("Script verification uses %d process(es) (-par=%d)", par, par)
+    log.info("Script verification uses %d process(es)", checker.processes)
     chainstate = Chainstate(netdir, params, dbcache_bytes=dbcache, clock=clock.now,
                             assumevalid=assumevalid, script_checker=checker)  # fmt: skip
     ctx = NodeContext(
@@ -243,7 +249,6 @@ async def _node(config: Config, netdir: Path, warnings: list[str]) -> int:
         with contextlib.suppress(Exception):
             await run_chain(chainstate.close)
         executor.shutdown(wait=True)
-        checker.close()
         with contextlib.suppress(OSError):
             pid_path.unlink()
         log.info("Shutdown: done")
