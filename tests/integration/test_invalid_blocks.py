@@ -113,7 +113,14 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    cb = ChainBuilder(tmp_path_factory.mktemp("invalid-blocks"))
+    built = build_env(tmp_path_factory.mktemp("invalid-blocks"))
+    yield built
+    built.cb.close()
+
+
+def build_env(datadir: Path) -> Env:
+    """The 115-block chain the cases build on (also used by the interop suite)."""
+    cb = ChainBuilder(datadir)
     key = cb.key
     for height in range(1, 102):
         cb.mine(1, coinbase_script=key.p2pkh if height % 2 else key.p2wpkh)
@@ -128,13 +135,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     for height in range(103, 116):
         cb.mine(1, coinbase_script=key.p2pkh if height % 2 else key.p2wpkh)
     assert cb.cs.height() == 115
-    yield Env(
+    return Env(
         cb=cb,
         bip30_tx=bip30_tx,
         p2sh_heavy=[OutPoint(fund.txid, 0), OutPoint(fund.txid, 1)],
         p2wsh_heavy=OutPoint(fund.txid, 2),
     )
-    cb.close()
 
 
 # --------------------------------------------------------------------------- cases
