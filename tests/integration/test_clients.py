@@ -83,3 +83,37 @@ def test_pyrite_cli(node: Daemon, tmp_path: Path) -> None:
     r = cli("stop")
     assert r.returncode == 0
     assert node.wait() == 0
+
+
+def test_core_functional_test_framework_proxy(tmp_path: Path) -> None:
+    """Bitcoin Core's own test-framework RPC proxy (packaged as verystable) drives pyrited
+    the way Core's functional tests drive bitcoind: cookie auth, JSON-RPC 2.0, named and
+    mixed parameters, batches, stop(wait=0)."""
+    from verystable.core.authproxy import AuthServiceProxy as CoreProxy
+    from verystable.core.authproxy import JSONRPCException as CoreRPCError
+
+    node = Daemon(tmp_path / "core-proxy", ["-uacomment=testnode0", "-debug"])
+    try:
+        node.start()
+        cookie = (node.netdir / ".cookie").read_text().strip()
+        rpc = CoreProxy(f"http://{cookie}@127.0.0.1:{node.rpcport}", timeout=60)
+        assert rpc.getblockcount() == 0
+        hashes = rpc.generatetoaddress(nblocks=2, address=ADDR)
+        block = rpc.getblock(blockhash=hashes[1], verbosity=2)
+        assert block["height"] == 2 and block["tx"][0]["vout"][0]["value"] == Decimal("50")
+        assert rpc.getblockhash(2) == hashes[1]
+        # positional and named together arrive as {"args": [...], name: value}
+        header = rpc.getblockheader(hashes[0], verbose=False)
+        assert isinstance(header, str) and len(header) == 160
+        replies = rpc.batch([rpc.getblockcount.get_request(), rpc.getbestblockhash.get_request()])
+        assert [r["result"] for r in replies] == [2, hashes[1]]
+        with pytest.raises(CoreRPCError) as e:
+            rpc.getblockhash(height=5)
+        assert e.value.error["code"] == -8
+        assert "testnode0" in rpc.getnetworkinfo()["subversion"]
+        assert rpc.getmempoolinfo()["loaded"] is True
+        rpc.stop(wait=0)
+        assert node.wait() == 0
+        assert node.stderr() == ""
+    finally:
+        node.kill()
