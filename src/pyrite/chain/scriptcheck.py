@@ -18,9 +18,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Protocol
 
 from pyrite.primitives import Block, Tx, TxOut
-from pyrite.script.errors import ScriptError
 from pyrite.script.sighash import PrecomputedTx
-from pyrite.script.verify import verify_tx_input
+from pyrite.script.verify import verify_tx_inputs
 
 log = logging.getLogger("pyrite.validation")
 
@@ -55,23 +54,17 @@ def _check_txs(
     txs: Sequence[Tx], first_index: int, spent: Sequence[Sequence[TxOut]], flags: int
 ) -> Failure | None:
     for offset, (tx, outs) in enumerate(zip(txs, spent, strict=True)):
-        pre = PrecomputedTx(tx, outs)
-        for k, out in enumerate(outs):
-            try:
-                verify_tx_input(pre, k, out.script_pubkey, out.value, flags)
-            except ScriptError as e:
-                return first_index + offset, k, e.code
+        bad = verify_tx_inputs(PrecomputedTx(tx, outs), flags)
+        if bad is not None:
+            return first_index + offset, bad[0], bad[1]
     return None
 
 
 def _check_indexed(items: Sequence[tuple[int, Tx, Sequence[TxOut]]], flags: int) -> Failure | None:
     for index, tx, outs in items:
-        pre = PrecomputedTx(tx, outs)
-        for k, out in enumerate(outs):
-            try:
-                verify_tx_input(pre, k, out.script_pubkey, out.value, flags)
-            except ScriptError as e:
-                return index, k, e.code
+        bad = verify_tx_inputs(PrecomputedTx(tx, outs), flags)
+        if bad is not None:
+            return index, bad[0], bad[1]
     return None
 
 

@@ -13,7 +13,6 @@ import hashlib
 import struct
 
 from pyrite.crypto import secp
-from pyrite.crypto.hashes import hash160
 from pyrite.primitives.tx import Tx
 from pyrite.script.flags import (
     CLEANSTACK,
@@ -30,19 +29,17 @@ _ENC_FLAGS = DERSIG | LOW_S | STRICTENC
 _U32 = struct.Struct("<I")
 _Q = struct.Struct("<q")
 _sha256 = hashlib.sha256
-_ecdsa_verify_compact = secp.ecdsa_verify_compact
-_parse_der_lax = secp.parse_der_lax
+_pubkey_entry = secp.pubkey_entry
+_verify_parsed = secp.ecdsa_verify_parsed
+_is_strict_der = secp.is_strict_der
 _schnorr_verify = secp.schnorr_verify
 
 
 def _sig_ok(sig: bytes, flags: int) -> bool:
-    """The signature passes CheckSignatureEncoding for these flags (else: slow path)."""
+    """The signature passes CheckSignatureEncoding for these flags, LOW_S aside (which
+    ``ecdsa_verify_parsed`` checks); else: slow path. ``sig`` is not empty."""
     if flags & _ENC_FLAGS:
-        from pyrite.script.interpreter import is_valid_signature_encoding
-
-        if not is_valid_signature_encoding(sig):
-            return False
-        if flags & LOW_S and not secp.is_low_s(sig[:-1]):
+        if not _is_strict_der(sig[:-1]):
             return False
         if flags & STRICTENC and not 1 <= (sig[-1] & 0x7F) <= 3:
             return False
@@ -76,12 +73,12 @@ def try_fast_path(
         if len(wit) != 2:
             return False
         sig, pub = wit
-        if not 9 <= len(sig) <= 73 or hash160(pub) != spk[2:]:
+        if not 9 <= len(sig) <= 73 or not pub:
+            return False
+        pk, h160 = _pubkey_entry(pub)
+        if pk is None or h160 != spk[2:]:
             return False
         if not _pub_ok(pub, flags, True) or not _sig_ok(sig, flags):
-            return False
-        compact = _parse_der_lax(sig[:-1])
-        if compact is None:
             return False
         hash_type = sig[-1]
         if hash_type == 1:  # SIGHASH_ALL: per-transaction parts precomputed
@@ -97,7 +94,7 @@ def try_fast_path(
         else:
             script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
             h = bip143_sighash(script_code, tx, n_in, hash_type, amount, pre)
-        return _ecdsa_verify_compact(pub, compact, h)
+        return _verify_parsed(pk, sig[:-1], h, bool(flags & _ENC_FLAGS), bool(flags & LOW_S))
     if n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
         if not flags & WITNESS or not flags & TAPROOT or txin.script_sig:
             return False
@@ -142,15 +139,13 @@ def try_fast_path(
             return False
         sig = ss[1 : slen + 1]
         pub = ss[slen + 2 :]
-        if hash160(pub) != spk[3:23]:
+        pk, h160 = _pubkey_entry(pub)
+        if pk is None or h160 != spk[3:23]:
             return False
         if not _pub_ok(pub, flags, False) or not _sig_ok(sig, flags):
             return False
         if ss[: slen + 1] in spk:  # FindAndDelete would change the scriptCode
             return False
-        compact = _parse_der_lax(sig[:-1])
-        if compact is None:
-            return False
         h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
-        return _ecdsa_verify_compact(pub, compact, h)
+        return _verify_parsed(pk, sig[:-1], h, bool(flags & _ENC_FLAGS), bool(flags & LOW_S))
     return False

@@ -59,4 +59,28 @@ def verify_tx_input(
     verify_input(txin.script_sig, script_pubkey, txin.witness, flags, checker)
 
 
-__all__ = ["ScriptError", "ScriptFlags", "verify_script", "verify_tx_input"]
+def verify_tx_inputs(pre: PrecomputedTx, flags: int) -> tuple[int, str] | None:
+    """Verify every input of ``pre.tx`` against ``pre.spent_outputs`` (block validation's
+    loop, with the argument checks done once). Returns ``(input index, Core error name)``
+    for the first input that fails, None when all verify."""
+    tx = pre.tx
+    spent = pre.spent_outputs
+    if spent is None or len(spent) != len(tx.vin):
+        raise ValueError("spent_outputs must list one output per input")
+    if flags & _UNKNOWN_BITS:
+        raise ValueError(f"unknown script flag bits {flags & _UNKNOWN_BITS:#x}")
+    check_flag_combination(flags)
+    fast = try_fast_path
+    for k, out in enumerate(spent):
+        spk = out.script_pubkey
+        if fast(pre, k, spk, out.value, flags):
+            continue
+        txin = tx.vin[k]
+        try:
+            verify_input(txin.script_sig, spk, txin.witness, flags, Checker(tx, k, out.value, pre))
+        except ScriptError as e:
+            return k, e.code
+    return None
+
+
+__all__ = ["ScriptError", "ScriptFlags", "verify_script", "verify_tx_input", "verify_tx_inputs"]
