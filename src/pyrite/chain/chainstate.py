@@ -13,6 +13,13 @@ indexed, and ``open()`` reconnects whatever stored blocks have more work.
 
 Thread safety: every public method takes ``self.lock`` (Core's cs_main); callers in an
 event loop run them in a worker thread.
+
+Deferred script checks (``deferred_scripts``, used by block import): within the context a
+block is connected without waiting for its script verdict, so the next block is parsed
+and connected while worker processes still verify this one. Nothing leaves memory before
+the verdicts are in: every flush, reorganisation and the end of the context first
+``_resolve_scripts``; if a block failed, the chain is rolled back to its parent with the
+undo data and the block is marked invalid, exactly as if ConnectBlock had failed.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +49,7 @@ from pyrite.chain.index import (
     BlockTree,
 )
 from pyrite.chain.kvstore import LmdbStore
-from pyrite.chain.scriptcheck import ScriptChecker, SerialScriptChecker
+from pyrite.chain.scriptcheck import ScriptChecker, ScriptSession, SerialScriptChecker
 from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo, update_coins
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import ChainParams
@@ -101,6 +109,9 @@ class Chainstate:
         #: hashes of recent blocks that passed check_block (Core's CBlock::fChecked)
         self._block_checked: dict[bytes, None] = {}
         self._block_cache: dict[bytes, Block] = {}
+        #: inside ``deferred_scripts``: connected blocks whose script verdict is pending
+        self._defer = False
+        self._pending: list[BlockIndexEntry] = []
         self._reverse_sequence = -1
         self._last_precious_work = 0
         self._last_flush = time.monotonic()
@@ -429,6 +440,9 @@ class Chainstate:
                 if tip is not None and best.chain_work < tip.chain_work:
                     break
                 fork = self.chain.find_fork(best)
+                if self._pending and self.chain.tip() is not fork:
+                    self._resolve_scripts()  # settle the pending verdicts before a reorg
+                    continue
                 disconnected = 0
                 while self.chain.tip() is not fork:
                     self._disconnect_tip()
@@ -488,9 +502,10 @@ class Chainstate:
         if len(self._checked) > 64:
             self._checked.pop(next(iter(self._checked)))
         self._log_update_tip(entry, time.perf_counter() - t0)
-        self._notify_tip(entry)
+        if not self._pending:  # else notified once the verdicts are in
+            self._notify_tip(entry)
         self._flush_if_needed()
-        return True
+        return self.chain.tip() is entry  # a flush may have rolled back a failed block
 
     def _log_update_tip(self, entry: BlockIndexEntry, seconds: float) -> None:
         log.info(
@@ -552,14 +567,46 @@ class Chainstate:
         if self._enforce_bip30(entry):
             rules.check_bip30(block, view.have_coin)
         flags = rules.block_script_flags(height, entry.hash, params)
-        lock_flags = rules.lock_time_flags(height, params)
         skip_scripts = self._scripts_assumed_valid(entry)
+        session = None if skip_scripts else self.script_checker.begin(flags, entry.hash)
+        try:
+            undo_txs = self._connect_txs(block, entry, view, flags, session)
+        except BlockValidationError:
+            if session is not None:
+                session.cancel()
+            raise
+        if session is not None:
+            if self._defer:
+                session.defer()
+                self._pending.append(entry)
+            else:
+                failure = session.finish()
+                if failure is not None:
+                    tx_index, input_index, code = failure
+                    raise rules.script_failure_error(code, txs[tx_index], input_index)
+        view.set_best_block(entry.hash)
+        return BlockUndo(undo_txs)
+
+    def _connect_txs(
+        self,
+        block: Block,
+        entry: BlockIndexEntry,
+        view: CoinsCache,
+        flags: int,
+        session: ScriptSession | None,
+    ) -> list[TxUndo]:
+        """ConnectBlock's loop over the transactions (all but the script checks, which
+        go to ``session``)."""
+        params = self.params
+        height = entry.height
+        txs = block.txs
+        lock_flags = rules.lock_time_flags(height, params)
         prev = entry.prev
+        assert prev is not None
         prev_mtp = prev.median_time_past()
         fees = 0
         sigops = 0
         undo_txs: list[TxUndo] = []
-        session = None if skip_scripts else self.script_checker.begin(flags)
         get_coin = view.get_coin
         for tx_index, tx in enumerate(txs):
             if tx.is_coinbase():
@@ -584,13 +631,7 @@ class Chainstate:
             if undo is not None:
                 undo_txs.append(undo)
         rules.check_coinbase_amount(block, fees, height, params)
-        if session is not None:
-            failure = session.finish()
-            if failure is not None:
-                tx_index, input_index, code = failure
-                raise rules.script_failure_error(code, txs[tx_index], input_index)
-        view.set_best_block(entry.hash)
-        return BlockUndo(undo_txs)
+        return undo_txs
 
     def _scripts_assumed_valid(self, entry: BlockIndexEntry) -> bool:
         """Core's -assumevalid: skip scripts of ancestors of the assumed-valid block."""
@@ -685,6 +726,42 @@ class Chainstate:
                 self.candidates.add(entry)
             self.activate_best_chain()
 
+    # ------------------------------------------------------------------ deferred scripts
+    @contextmanager
+    def deferred_scripts(self) -> Iterator[None]:
+        """Connect blocks without waiting for their script verdicts (see the module
+        docstring); holds the lock throughout, and on leaving every verdict is in."""
+        with self.lock:
+            self._defer = self.script_checker.processes > 1
+            try:
+                yield
+            finally:
+                self._defer = False
+                if self._resolve_scripts():
+                    self.activate_best_chain()
+
+    def _resolve_scripts(self) -> bool:
+        """Collect pending script verdicts; on a failure roll back to the failed block's
+        parent and mark it invalid. Returns True if the chain was rolled back."""
+        if not self._pending:
+            return False
+        pending, self._pending = self._pending, []
+        failures = self.script_checker.resolve()
+        failed = next((e for e in pending if e.hash in failures), None)
+        if failed is None:
+            self._notify_tip(self.tip())
+            return False
+        while self.chain.contains(failed):
+            self._disconnect_tip()
+        tx_index, input_index, code = failures[failed.hash]
+        block = self.read_block(failed)
+        err = rules.script_failure_error(code, block.txs[tx_index], input_index)
+        log.info("ERROR: ConnectTip: ConnectBlock %s failed, %s", failed.hash[::-1].hex(),
+                 _state_text(err))  # fmt: skip
+        self._checked[failed.hash] = err.reason
+        self._invalid_block_found(failed)
+        return True
+
     # ------------------------------------------------------------------ flushing
     def _flush_if_needed(self) -> None:
         if (
@@ -699,6 +776,7 @@ class Chainstate:
             if not force:
                 self._flush_if_needed()
                 return
+            self._resolve_scripts()
             self.blockstore.flush()
             infos = self.blockstore.dirty_file_infos()
             self.index_db.flush_tree(self.tree, infos, self.blockstore.last_file)

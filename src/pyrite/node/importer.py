@@ -17,7 +17,9 @@ from pyrite.errors import StorageError
 log = logging.getLogger("pyrite.node.importer")
 
 RunChain = Callable[[Callable[[], Any]], Awaitable[Any]]
-BATCH = 16  # blocks processed per call into the chain thread
+#: one call into the chain thread handles blocks for about this long (RPC waits meanwhile,
+#: as Core's RPC waits for cs_main); script verdicts are settled at the end of each call
+STEP_SECONDS = 2.0
 
 
 async def load_external_file(
@@ -43,17 +45,19 @@ async def load_external_file(
     last_offset = 0
 
     def step(items: Iterator[ScannedBlock]) -> tuple[int, int, bool]:
-        """Pull up to BATCH blocks from the file and process them (in the chain thread)."""
+        """Process blocks from the file for about STEP_SECONDS (in the chain thread)."""
         nonlocal last_offset
         new = count = 0
-        for found in items:
-            pos = FilePos(reindex_file, found.offset) if reindex_file is not None else None
-            if chainstate.process_new_block(found.block, pos, found.raw).new_block:
-                new += 1
-            count += 1
-            last_offset = found.offset
-            if count >= BATCH:
-                return new, count, False
+        deadline = time.monotonic() + STEP_SECONDS
+        with chainstate.deferred_scripts():
+            for found in items:
+                pos = FilePos(reindex_file, found.offset) if reindex_file is not None else None
+                if chainstate.process_new_block(found.block, pos, found.raw).new_block:
+                    new += 1
+                count += 1
+                last_offset = found.offset
+                if time.monotonic() >= deadline:
+                    return new, count, False
         return new, count, True
 
     try:

@@ -86,9 +86,8 @@ def try_fast_path(
             op = txin.prevout
             h = _sha256(
                 _sha256(
-                    head + op.txid + _U32.pack(op.n) + b"\x19\x76\xa9\x14" + spk[2:]
-                    + b"\x88\xac" + _Q.pack(amount) + _U32.pack(txin.sequence) + tail
-                    + b"\x01\x00\x00\x00"
+                    b"".join((head, op.txid, _U32.pack(op.n), b"\x19\x76\xa9\x14", spk[2:],
+                              b"\x88\xac", _Q.pack(amount), _U32.pack(txin.sequence), tail))
                 ).digest()
             ).digest()  # fmt: skip
         else:

@@ -28,6 +28,7 @@ _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _Q = struct.Struct("<q")
 _EMPTY_OUT = _Q.pack(-1) + b"\x00"
+_ALL = b"\x01\x00\x00\x00"
 
 
 def _ser_out(o: TxOut) -> bytes:
@@ -44,6 +45,7 @@ class PrecomputedTx:
         "_amounts",
         "_h143",
         "_h143_all",
+        "_legacy_all",
         "_legacy_parts",
         "_outputs",
         "_prevouts",
@@ -66,6 +68,7 @@ class PrecomputedTx:
         self._h143: tuple[bytes, bytes, bytes] | None = None
         self._ser_outputs: list[bytes] | None = None
         self._legacy_parts: tuple[bytes, list[bytes], list[bytes], bytes] | None = None
+        self._legacy_all: tuple[bytes, list[bytes], list[bytes], list[bytes], bytes] | None = None
         self._h143_all: tuple[bytes, bytes] | None = None
         self._tap_prefix: dict[int, bytes] = {}
 
@@ -120,12 +123,12 @@ class PrecomputedTx:
 
     def bip143_all_parts(self) -> tuple[bytes, bytes]:
         """For SIGHASH_ALL: the BIP143 preimage's bytes before the outpoint (version,
-        hashPrevouts, hashSequence) and after the sequence (hashOutputs, locktime)."""
+        hashPrevouts, hashSequence) and after the sequence (hashOutputs, locktime, hash type)."""
         if self._h143_all is None:
             hp, hs, ho = self.bip143_hashes()
             self._h143_all = (
                 _I32.pack(self.tx.version) + hp + hs,
-                ho + _U32.pack(self.tx.locktime),
+                ho + _U32.pack(self.tx.locktime) + b"\x01\x00\x00\x00",
             )
         return self._h143_all
 
@@ -152,6 +155,21 @@ class PrecomputedTx:
             )
             self._tap_prefix[hash_type] = prefix
         return prefix
+
+    def legacy_all_parts(self) -> tuple[bytes, list[bytes], list[bytes], list[bytes], bytes]:
+        """For legacy SIGHASH_ALL: (version and input count, each input with an empty
+        script, each prevout, each sequence, the outputs with locktime and hash type)."""
+        if self._legacy_all is None:
+            version, prevouts, sequences, locktime = self.legacy_parts()
+            tx = self.tx
+            self._legacy_all = (
+                version + compact_size(len(tx.vin)),
+                [p + b"\x00" + q for p, q in zip(prevouts, sequences, strict=True)],
+                prevouts,
+                sequences,
+                b"".join((compact_size(len(tx.vout)), *self.serialized_outputs(), locktime, _ALL)),
+            )
+        return self._legacy_all
 
     def legacy_parts(self) -> tuple[bytes, list[bytes], list[bytes], bytes]:
         """(version, per-input prevout bytes, per-input sequence bytes, locktime)."""
@@ -184,9 +202,24 @@ def legacy_sighash(
         return ONE_HASH
     if pre is None:
         pre = PrecomputedTx(tx)
-    version, prevouts, sequences, locktime = pre.legacy_parts()
     code = remove_codeseparators(script_code)
     code_ser = compact_size(len(code)) + code
+    if hash_type == SIGHASH_ALL:  # the common case: per-transaction pieces precomputed
+        head, blanks, prevouts, sequences, tail = pre.legacy_all_parts()
+        return sha256d(
+            b"".join(
+                (
+                    head,
+                    *blanks[:n_in],
+                    prevouts[n_in],
+                    code_ser,
+                    sequences[n_in],
+                    *blanks[n_in + 1 :],
+                    tail,
+                )
+            )
+        )
+    version, prevouts, sequences, locktime = pre.legacy_parts()
     parts = [version]
     if anyone:
         parts += [b"\x01", prevouts[n_in], code_ser, sequences[n_in]]

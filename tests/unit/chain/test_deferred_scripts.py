@@ -1,0 +1,141 @@
+"""Deferred script verdicts (block import with -par > 1): the chainstate connects blocks
+ahead of their script checks and rolls back when a verdict comes back negative.
+
+Uses the first 120 blocks of the shared benchmark chain (real blocks of ~2,000 inputs from
+height 113 on), with one block made invalid and its descendants re-linked on top of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.chainfile import read_chain
+from pyrite.chain.chainstate import Chainstate
+from pyrite.chain.coins import UtxoStats, compute_utxo_stats
+from pyrite.chain.index import BLOCK_FAILED_CHILD, BLOCK_FAILED_VALID
+from pyrite.chain.scriptcheck import ParallelScriptChecker, ScriptChecker, SerialScriptChecker
+from pyrite.consensus.params import get_params
+from pyrite.mining.assembler import solve
+from pyrite.primitives import Block, Tx, TxOut
+from tests.integration.chainutil import corrupt_signature, finalize, replace_tx, with_header
+
+REGTEST = get_params("regtest")
+N = 120
+BAD = 116  # height of the block made invalid
+
+
+@pytest.fixture(scope="module")
+def blocks() -> list[Block]:
+    return [Block.from_bytes(raw) for raw in read_chain()[:N]]
+
+
+@pytest.fixture(scope="module")
+def checker() -> Iterator[ParallelScriptChecker]:
+    c = ParallelScriptChecker(
+        1,
+        chunk_inputs=64,
+    )
+    yield c
+    c.close()
+
+
+def _solved(block: Block) -> Block:
+    out = solve(block, REGTEST)
+    assert out is not None
+    return out
+
+
+def _relink(blocks: list[Block], bad_height: int, bad: Block) -> list[Block]:
+    """``blocks`` with the one at ``bad_height`` replaced and its descendants re-mined."""
+    out = [*blocks[: bad_height - 1], bad]
+    for b in blocks[bad_height:]:
+        out.append(_solved(with_header(b, prev_hash=out[-1].hash, nonce=0)))
+    return out
+
+
+def _with_bad_signature(blocks: list[Block]) -> list[Block]:
+    block = blocks[BAD - 1]
+    # a transaction whose first input is a witness spend: its txid does not change, so
+    # later blocks spending its outputs still find them
+    index = next(i for i, tx in enumerate(block.txs) if i > 20 and tx.vin[0].witness)
+    bad_tx = corrupt_signature(block.txs[index], 0)
+    return _relink(blocks, BAD, _solved(finalize(replace_tx(block, index, bad_tx))))
+
+
+def _with_bad_coinbase_amount(blocks: list[Block]) -> list[Block]:
+    block = blocks[BAD - 1]
+    cb = block.txs[0]
+    outs = (TxOut(cb.vout[0].value + 1, cb.vout[0].script_pubkey), *cb.vout[1:])
+    fat = Tx(cb.version, cb.vin, outs, cb.locktime)
+    return _relink(blocks, BAD, _solved(finalize(replace_tx(block, 0, fat))))
+
+
+def _import(path: Path, blocks: list[Block], checker: ScriptChecker) -> Chainstate:
+    cs = Chainstate(path, REGTEST, script_checker=checker)
+    cs.open()
+    with cs.deferred_scripts():
+        for b in blocks:
+            cs.process_new_block(b)
+    return cs
+
+
+def _reference(path: Path, blocks: list[Block]) -> UtxoStats:
+    cs = Chainstate(path, REGTEST)
+    cs.open()
+    for b in blocks:
+        cs.process_new_block(b)
+    cs.flush()
+    stats = compute_utxo_stats(cs.coins_db)
+    cs.close()
+    return stats
+
+
+def test_all_valid_matches_serial(tmp_path: Path, blocks: list[Block],
+                                  checker: ParallelScriptChecker) -> None:  # fmt: skip
+    cs = _import(tmp_path / "deferred", blocks, checker)
+    assert cs.tip().hash == blocks[-1].hash
+    cs.flush()
+    assert compute_utxo_stats(cs.coins_db) == _reference(tmp_path / "ref", blocks)
+    cs.close()
+
+
+@pytest.mark.parametrize("kind", ["signature", "coinbase-amount"])
+@pytest.mark.parametrize("parallel", [True, False])
+def test_failed_block_rolls_back(
+    tmp_path: Path,
+    blocks: list[Block],
+    checker: ParallelScriptChecker,
+    kind: str,
+    parallel: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="pyrite.validation")
+    bad_chain = _with_bad_signature(blocks) if kind == "signature" else (
+        _with_bad_coinbase_amount(blocks))  # fmt: skip
+    used: ScriptChecker = checker if parallel else SerialScriptChecker()
+    cs = _import(tmp_path / "deferred", bad_chain, used)
+    # the tip is the bad block's parent; the bad block and everything on it are invalid
+    assert cs.tip().hash == bad_chain[BAD - 2].hash
+    bad_entry = cs.lookup(bad_chain[BAD - 1].hash)
+    assert bad_entry is not None and bad_entry.status & BLOCK_FAILED_VALID
+    for b in bad_chain[BAD:]:
+        # connected ahead of the verdict (deferred) or refused as "bad-prevblk" (not indexed)
+        e = cs.lookup(b.hash)
+        assert e is None or e.status & BLOCK_FAILED_CHILD
+    want = "block-script-verify-flag-failed" if kind == "signature" else "bad-cb-amount"
+    line = f"ConnectBlock {bad_chain[BAD - 1].hash_hex()} failed, {want}"
+    assert any(r.getMessage().startswith("ERROR: ConnectTip: " + line) for r in caplog.records)
+    # the UTXO set is exactly that of the valid prefix, in memory and after a restart
+    cs.flush()
+    ref = _reference(tmp_path / "ref", blocks[: BAD - 1])
+    assert compute_utxo_stats(cs.coins_db) == ref
+    cs.close()
+    again = Chainstate(tmp_path / "deferred", REGTEST)
+    again.open()
+    assert again.tip().hash == bad_chain[BAD - 2].hash
+    assert compute_utxo_stats(again.coins_db) == ref
+    again.close()
