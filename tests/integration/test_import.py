@@ -41,3 +41,38 @@ def test_loadblock_then_reindex(tmp_path: Path) -> None:
         assert node.stderr() == ""
     finally:
         node.kill()
+
+
+def test_loadblock_with_a_bad_signature_parallel(tmp_path: Path) -> None:
+    """-par=2 imports connect blocks ahead of their script verdicts: a bad signature found
+    late still leaves the node on the bad block's parent, with the block and its
+    descendants marked invalid, before and after a restart."""
+    from pyrite.primitives import Block
+    from tests.unit.chain.test_deferred_scripts import BAD, N, _with_bad_signature
+
+    if not BENCH_CHAIN.exists():
+        pytest.fail(f"benchmark chain missing: {BENCH_CHAIN}")
+    blocks = _with_bad_signature([Block.from_bytes(r) for r in read_chain(BENCH_CHAIN)[:N]])
+    blk = write_blk_file([b.serialize() for b in blocks], tmp_path / "bad-blk.dat")
+    node = Daemon(tmp_path / "node")
+    try:
+        node.start(f"-loadblock={blk}", "-par=2", timeout=300)
+        parent = blocks[BAD - 2].hash_hex()
+        assert node.rpc("getbestblockhash") == parent
+        tips = {t["hash"]: t["status"] for t in node.rpc("getchaintips")}
+        assert tips[blocks[-1].hash_hex()] == "invalid"
+        assert node.rpc("getblockheader", blocks[BAD - 1].hash_hex())["confirmations"] == -1
+        log = node.debug_log()
+        assert (
+            f"ConnectBlock {blocks[BAD - 1].hash_hex()} failed, block-script-verify-flag-failed"
+            in log
+        )
+        info = node.rpc("gettxoutsetinfo")
+        assert node.stop() == 0
+        node.start(timeout=120)
+        assert node.rpc("getbestblockhash") == parent
+        assert node.rpc("gettxoutsetinfo")["hash_serialized_3"] == info["hash_serialized_3"]
+        assert node.stop() == 0
+        assert node.stderr() == ""
+    finally:
+        node.kill()
