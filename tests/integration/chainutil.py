@@ -217,12 +217,12 @@ def corrupt_signature(tx: Tx, input_index: int = 0) -> Tx:
     if txin.witness:
         sig = bytearray(txin.witness[0])
         sig[-2] ^= 1
-        new_in = dataclasses.replace(txin, witness=(bytes(sig), *txin.witness[1:]))
+        new_in = txin._replace(witness=(bytes(sig), *txin.witness[1:]))
     else:
         ss = bytearray(txin.script_sig)
         n = ss[0]
         ss[n - 1] ^= 1  # last byte of s: byte n is the sighash type, n-1 the end of s
-        new_in = dataclasses.replace(txin, script_sig=bytes(ss))
+        new_in = txin._replace(script_sig=bytes(ss))
     vin = list(tx.vin)
     vin[input_index] = new_in
     return Tx(tx.version, tuple(vin), tx.vout, tx.locktime)

@@ -3,8 +3,6 @@ flags in force at that height, and corrupting a signature fails exactly that inp
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pyrite.consensus.sigops import tx_sigop_cost
@@ -84,13 +82,13 @@ def corrupt_signature(tx: Tx, k: int) -> Tx | None:
         if _is_sig(item):
             bad = item[:6] + bytes((item[6] ^ 0x01,)) + item[7:]
             wit = (*txin.witness[:w], bad, *txin.witness[w + 1 :])
-            return _with_input(tx, k, replace(txin, witness=wit))
+            return _with_input(tx, k, txin._replace(witness=wit))
     for _op, data, nxt in iter_ops(txin.script_sig):
         if data is not None and _is_sig(data):
             at = nxt - len(data) + 6
             ss = txin.script_sig
             bad_ss = ss[:at] + bytes((ss[at] ^ 0x01,)) + ss[at + 1 :]
-            return _with_input(tx, k, replace(txin, script_sig=bad_ss))
+            return _with_input(tx, k, txin._replace(script_sig=bad_ss))
     return None
 
 

@@ -59,7 +59,10 @@ _N_SPECIAL_SCRIPTS = 6
 _P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F  # secp256k1 field
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
+_MAX_MONEY = 21_000_000 * 100_000_000
 _POW10: tuple[int, ...] = tuple(10**i for i in range(10))
+#: the script lengths ScriptCompression may store in a special form (P2PKH, P2SH, P2PK)
+_SPECIAL_SCRIPT_SIZES: Final = frozenset((25, 23, 35, 67))
 
 
 class CoinsLogicError(PyriteError):
@@ -77,14 +80,55 @@ def varint(n: int) -> bytes:
         if n < 0:
             raise ValueError("VARINT of a negative number")
         return _VARINT1[n]
-    tmp = bytearray()
+    # An L-byte VARINT holds n - (128 + 128**2 + ... + 128**(L-1)) in base 128, big-endian,
+    # with the 0x80 bit set on every byte but the last.
+    if n < 0x4080:
+        m = n - 0x80
+        return bytes(((m >> 7) | 0x80, m & 0x7F))
+    if n < 0x204080:
+        m = n - 0x4080
+        return ((m & 0x7F) | ((m << 1) & 0x7F00) | ((m << 2) & 0x7F0000) | 0x808000).to_bytes(
+            3, "big"
+        )
+    if n < 0x10204080:
+        m = n - 0x204080
+        return (
+            (m & 0x7F)
+            | ((m << 1) & 0x7F00)
+            | ((m << 2) & 0x7F0000)
+            | ((m << 3) & 0x7F000000)
+            | 0x80808000
+        ).to_bytes(4, "big")
+    if n < 0x810204080:
+        m = n - 0x10204080
+        return (
+            (m & 0x7F)
+            | ((m << 1) & 0x7F00)
+            | ((m << 2) & 0x7F0000)
+            | ((m << 3) & 0x7F000000)
+            | ((m << 4) & 0x7F00000000)
+            | 0x8080808000
+        ).to_bytes(5, "big")
+    if n < 0x40810204080:
+        m = n - 0x810204080
+        return (
+            (m & 0x7F)
+            | ((m << 1) & 0x7F00)
+            | ((m << 2) & 0x7F0000)
+            | ((m << 3) & 0x7F000000)
+            | ((m << 4) & 0x7F00000000)
+            | ((m << 5) & 0x7F0000000000)
+            | 0x808080808000
+        ).to_bytes(6, "big")
+    # Built last byte first into an integer.
+    acc = n & 0x7F
+    shift = 8
     while True:
-        tmp.append((n & 0x7F) | (0x80 if tmp else 0))
-        if n <= 0x7F:
-            break
         n = (n >> 7) - 1
-    tmp.reverse()
-    return bytes(tmp)
+        acc |= ((n & 0x7F) | 0x80) << shift
+        shift += 8
+        if n <= 0x7F:
+            return acc.to_bytes(shift >> 3, "big")
 
 
 _VARINT1: Final = tuple(bytes((i,)) for i in range(0x80))
@@ -186,7 +230,8 @@ def compress_script(script: bytes) -> bytes:
             and _uncompressed_key_valid(script)
         ):
             return bytes((4 | (script[65] & 1),)) + script[2:34]
-    return varint(n + _N_SPECIAL_SCRIPTS) + script
+    n += _N_SPECIAL_SCRIPTS
+    return (_VARINT1[n] if n < 0x80 else varint(n)) + script
 
 
 def _decompress_special(kind: int, payload: bytes) -> bytes:
@@ -230,6 +275,21 @@ def _read_compressed_script(data: bytes, pos: int) -> tuple[bytes, int]:
 def compress_txout(value: int, script: bytes) -> bytes:
     """Mirrors TxOutCompression: VARINT(CompressAmount(value)) || compressed script."""
     return varint(compress_amount(value)) + compress_script(script)
+
+
+def write_compressed_txout(out: bytearray, value: int, script: bytes) -> None:
+    """Append ``compress_txout(value, script)`` to ``out``."""
+    if 0 < value <= _MAX_MONEY and value % 10:  # CompressAmount without trailing zeros
+        a = 1 + (value // 10 * 9 + value % 10 - 1) * 10
+    else:
+        a = compress_amount(value)
+    out += _VARINT1[a] if a < 0x80 else varint(a)
+    n = len(script)
+    if n < 0x7A and n not in _SPECIAL_SCRIPT_SIZES:  # stored as VARINT(len + 6) || script
+        out += _VARINT1[n + _N_SPECIAL_SCRIPTS]
+        out += script
+    else:
+        out += compress_script(script)
 
 
 def read_compressed_txout(data: bytes, pos: int) -> tuple[int, bytes, int]:
@@ -290,9 +350,9 @@ class Coin:
     def serialize(self) -> bytes:
         """Core's Coin::Serialize (the chainstate record)."""
         code = (self.height << 1) | (1 if self.is_coinbase else 0)
-        return (
-            varint(code) + varint(compress_amount(self.value)) + compress_script(self.script_pubkey)
-        )
+        out = bytearray(_VARINT1[code] if code < 0x80 else varint(code))
+        write_compressed_txout(out, self.value, self.script_pubkey)
+        return bytes(out)
 
     @classmethod
     def deserialize(cls, data: bytes) -> Coin:
@@ -347,7 +407,10 @@ class CoinsDB:
         self.store = store
 
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
-        raw = self.store.get(coin_key(outpoint))
+        n = outpoint.n
+        raw = self.store.get(
+            CHAINSTATE_COIN + outpoint.txid + (_VARINT1[n] if n < 0x80 else varint(n))
+        )
         if raw is None:
             return None
         try:
@@ -410,6 +473,7 @@ ENTRY_BYTES = 330
 FLAG_BYTES = 60
 
 _MISSING: Final = Coin(-1, b"", -1, False)  # sentinel: not cached
+_new = tuple.__new__  # builds an OutPoint without its Python-level __new__
 
 
 class CoinsCache:
@@ -438,15 +502,30 @@ class CoinsCache:
         """The unspent coin at ``outpoint`` (fetched from the parent and cached), or None."""
         coin = self._coins.get(outpoint, _MISSING)
         if coin is _MISSING:
-            coin = self._parent.get_coin(outpoint)
-            if coin is None:
-                return None
+            parent = self._parent
+            if type(parent) is CoinsCache:  # parent.get_coin(outpoint), inlined
+                coin = parent._coins.get(outpoint, _MISSING)
+                if coin is _MISSING:
+                    coin = parent._parent.get_coin(outpoint)
+                    if coin is None:
+                        return None
+                    parent._coins[outpoint] = coin
+                    parent._script_bytes += len(coin.script_pubkey)
+                elif coin is None:
+                    return None
+            else:
+                coin = parent.get_coin(outpoint)
+                if coin is None:
+                    return None
             self._coins[outpoint] = coin
             self._script_bytes += len(coin.script_pubkey)
         return coin
 
     def have_coin(self, outpoint: OutPoint) -> bool:
-        return self.get_coin(outpoint) is not None
+        coin = self._coins.get(outpoint, _MISSING)
+        if coin is _MISSING:  # get_coin(outpoint) is not None
+            return self.get_coin(outpoint) is not None
+        return coin is not None
 
     def have_coin_in_cache(self, outpoint: OutPoint) -> bool:
         """True if an unspent coin is cached here (no parent lookup)."""
@@ -540,11 +619,21 @@ class CoinsCache:
         fresh: Collection[OutPoint] = (),
     ) -> None:
         """Take a child cache's DIRTY entries (mirrors CCoinsViewCache::BatchWrite)."""
+        self._take(changes, {op: op in fresh for op in changes}, best_block)
+
+    def _take(
+        self,
+        child_coins: Mapping[OutPoint, Coin | None],
+        child_flags: Mapping[OutPoint, bool],
+        best_block: bytes,
+    ) -> None:
+        """``batch_write`` straight from a child's maps: the entries named by
+        ``child_flags`` (in its order; the value is the FRESH flag) and their coins."""
         coins = self._coins
         flags = self._flags
         sb = self._script_bytes
-        for op, coin in changes.items():
-            child_fresh = op in fresh
+        for op, child_fresh in child_flags.items():
+            coin = child_coins[op]
             old = coins.get(op, _MISSING)
             if old is _MISSING:
                 if coin is None and child_fresh:
@@ -574,9 +663,13 @@ class CoinsCache:
     def _push(self) -> None:
         flags = self._flags
         coins = self._coins
+        parent = self._parent
+        if type(parent) is CoinsCache:  # hand over the entries without building the maps
+            parent._take(coins, flags, self.best_block())
+            return
         changes = {op: coins[op] for op in flags}
         fresh = {op for op, f in flags.items() if f}
-        self._parent.batch_write(changes, self.best_block(), fresh)
+        parent.batch_write(changes, self.best_block(), fresh)
 
     def flush(self) -> None:
         """Write every change and the best block to the parent in one batch, then empty."""
@@ -618,11 +711,40 @@ def add_coins(cache: CoinsCache, tx: Tx, height: int, check_for_overwrite: bool 
     """
     txid = tx.txid
     coinbase = tx.is_coinbase()
-    add = cache.add_coin
+    if check_for_overwrite or type(cache) is not CoinsCache:
+        add = cache.add_coin
+        for i, out in enumerate(tx.vout):
+            op = _new(OutPoint, (txid, i))
+            overwrite = cache.have_coin(op) if check_for_overwrite else coinbase
+            add(op, Coin(out.value, out.script_pubkey, height, coinbase), overwrite)
+        return
+    # CoinsCache.add_coin(op, coin, overwrite=coinbase), inlined
+    coins = cache._coins
+    flags = cache._flags
     for i, out in enumerate(tx.vout):
-        op = OutPoint(txid, i)
-        overwrite = cache.have_coin(op) if check_for_overwrite else coinbase
-        add(op, Coin(out.value, out.script_pubkey, height, coinbase), overwrite)
+        spk = out.script_pubkey
+        if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
+            continue  # unspendable: not stored
+        op = _new(OutPoint, (txid, i))
+        old = coins.get(op, _MISSING)
+        if old is _MISSING:
+            fresh = not coinbase
+        else:
+            fresh = False
+            if old is not None:
+                if not coinbase:
+                    raise CoinsLogicError(
+                        "Attempted to overwrite an unspent coin (when possible_overwrite is false)"
+                    )
+                cache._script_bytes -= len(old.script_pubkey)
+            elif not coinbase:
+                fresh = op not in flags  # see add_coin
+        coins[op] = Coin(out.value, spk, height, coinbase)
+        cache._script_bytes += len(spk)
+        if fresh:
+            flags[op] = True
+        else:
+            flags.setdefault(op, False)
 
 
 # ---------------------------------------------------------------------------

@@ -30,23 +30,17 @@ from pyrite.chain.coins import (
     CoinsCache,
     CoinsLogicError,
     add_coins,
-    compress_txout,
     read_compressed_txout,
     varint,
     varint_at,
+    write_compressed_txout,
 )
 from pyrite.encoding.bytes import compact_size
 from pyrite.errors import DecodeError, StorageError
 from pyrite.primitives.tx import OutPoint, Tx
 
 _MIN_COIN_UNDO = 3  # code, amount and script-size VARINTs of one byte each
-
-
-def _write_coin(out: bytearray, coin: Coin) -> None:
-    out += varint((coin.height << 1) | (1 if coin.is_coinbase else 0))
-    if coin.height > 0:
-        out.append(0)
-    out += compress_txout(coin.value, coin.script_pubkey)
+_VARINT1 = tuple(varint(i) for i in range(0x80))
 
 
 def _read_coin(data: bytes, pos: int) -> tuple[Coin, int]:
@@ -93,8 +87,14 @@ class TxUndo:
 
     def write(self, out: bytearray) -> None:
         out += compact_size(len(self.spent))
-        for coin in self.spent:
-            _write_coin(out, coin)
+        write_txout = write_compressed_txout
+        for coin in self.spent:  # TxInUndoFormatter: code, dummy version byte, txout
+            height = coin.height
+            code = (height << 1) | (1 if coin.is_coinbase else 0)
+            out += _VARINT1[code] if 0 <= code < 0x80 else varint(code)
+            if height > 0:
+                out.append(0)
+            write_txout(out, coin.value, coin.script_pubkey)
 
     def serialize(self) -> bytes:
         out = bytearray()
@@ -164,10 +164,22 @@ def update_coins(view: CoinsCache, tx: Tx, height: int) -> TxUndo | None:
     if not tx.is_coinbase():
         spend = view.spend_coin
         spent: list[Coin] = []
+        coins = view._coins
+        flags = view._flags
+        inline = type(view) is CoinsCache
         for txin in tx.vin:
-            coin = spend(txin.prevout)
-            if coin is None:
-                raise CoinsLogicError(f"input {txin.prevout} is missing or spent")
+            op = txin.prevout
+            coin = coins.get(op)
+            if inline and coin is not None and op not in flags:
+                # spend_coin of a clean cached coin (the usual case: ConnectBlock fetched
+                # it), inlined: it becomes a DIRTY spent entry
+                view._script_bytes -= len(coin.script_pubkey)
+                coins[op] = None
+                flags[op] = False
+            else:
+                coin = spend(op)
+                if coin is None:
+                    raise CoinsLogicError(f"input {op} is missing or spent")
             spent.append(coin)
         undo = TxUndo(spent)
     add_coins(view, tx, height)

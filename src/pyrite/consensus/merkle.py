@@ -13,6 +13,8 @@ detects the ambiguity. A block with a mutated tree must be rejected as
 from __future__ import annotations
 
 from collections.abc import Sequence
+from hashlib import sha256 as _sha256
+from operator import eq
 
 from pyrite.crypto.hashes import sha256d
 from pyrite.primitives import Block
@@ -31,7 +33,8 @@ _ZERO = bytes(32)
 def _next_level(level: list[bytes]) -> list[bytes]:
     if len(level) & 1:
         level.append(level[-1])
-    return [sha256d(level[i] + level[i + 1]) for i in range(0, len(level), 2)]
+    h = _sha256
+    return [h(h(a + b).digest()).digest() for a, b in zip(level[0::2], level[1::2], strict=True)]
 
 
 def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
@@ -45,10 +48,8 @@ def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
     mutated = False
     while len(level) > 1:
         if not mutated:
-            for i in range(0, len(level) - 1, 2):
-                if level[i] == level[i + 1]:
-                    mutated = True
-                    break
+            # pairs (0, 1), (2, 3), ...; a lone last node has no partner yet
+            mutated = any(map(eq, level[0::2], level[1::2]))
         level = _next_level(level)
     if not level:
         return _ZERO, mutated

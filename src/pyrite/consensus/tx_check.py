@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from pyrite.errors import TxValidationError
-from pyrite.primitives.tx import MAX_MONEY, Tx
+from pyrite.primitives.tx import MAX_MONEY, NULL_HASH, NULL_OUTPOINT, Tx
+
+_prevout = attrgetter("prevout")
 
 MAX_BLOCK_WEIGHT = 4_000_000
 WITNESS_SCALE_FACTOR = 4
@@ -11,7 +15,8 @@ WITNESS_SCALE_FACTOR = 4
 
 def check_transaction(tx: Tx) -> None:
     """Raise TxValidationError with Core's reject reason if ``tx`` fails CheckTransaction."""
-    if not tx.vin:
+    vin = tx.vin
+    if not vin:
         raise TxValidationError("bad-txns-vin-empty")
     if not tx.vout:
         raise TxValidationError("bad-txns-vout-empty")
@@ -19,21 +24,24 @@ def check_transaction(tx: Tx) -> None:
         raise TxValidationError("bad-txns-oversize")
     total = 0
     for out in tx.vout:
-        if out.value < 0:
+        value = out.value
+        if value < 0:
             raise TxValidationError("bad-txns-vout-negative")
-        if out.value > MAX_MONEY:
+        if value > MAX_MONEY:
             raise TxValidationError("bad-txns-vout-toolarge")
-        total += out.value
+        total += value
         if total > MAX_MONEY:
             raise TxValidationError("bad-txns-txouttotal-toolarge")
-    prevouts = {i.prevout for i in tx.vin}
-    if len(prevouts) != len(tx.vin):
+    if len(vin) == 1:  # no duplicates possible; a null prevout makes it the coinbase
+        prevout = vin[0].prevout
+        if prevout.n == 0xFFFFFFFF and prevout.txid == NULL_HASH:
+            n = len(vin[0].script_sig)
+            if n < 2 or n > 100:
+                raise TxValidationError("bad-cb-length")
+        return
+    prevouts = set(map(_prevout, vin))
+    if len(prevouts) != len(vin):
         raise TxValidationError("bad-txns-inputs-duplicate")
-    if tx.is_coinbase():
-        n = len(tx.vin[0].script_sig)
-        if n < 2 or n > 100:
-            raise TxValidationError("bad-cb-length")
-    else:
-        for txin in tx.vin:
-            if txin.prevout.is_null():
-                raise TxValidationError("bad-txns-prevout-null")
+    # not a coinbase (more than one input): no input may spend the null prevout
+    if NULL_OUTPOINT in prevouts:
+        raise TxValidationError("bad-txns-prevout-null")

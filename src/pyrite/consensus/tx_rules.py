@@ -34,7 +34,8 @@ How a caller connecting a block uses these, in Core's order, per transaction
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Final, Protocol
+from operator import attrgetter
+from typing import Final, Protocol, cast
 
 from pyrite.consensus.params import COINBASE_MATURITY
 from pyrite.consensus.sigops import MAX_BLOCK_SIGOPS_COST
@@ -101,6 +102,8 @@ REASON_FEE_OUT_OF_RANGE: Final = "bad-txns-fee-outofrange"
 REASON_ACCUMULATED_FEE: Final = "bad-txns-accumulated-fee-outofrange"
 REASON_NONFINAL: Final = "bad-txns-nonfinal"
 REASON_BLK_SIGOPS: Final = "bad-blk-sigops"
+
+_value = attrgetter("value")
 
 SequenceLocks = tuple[int, int]
 """``(min_height, min_time)``: the last height and median time at which the
@@ -230,9 +233,8 @@ def check_sequence_locks(
     get_mtp_at_height: Callable[[int], int],
 ) -> None:
     """The BIP68 step of ConnectBlock: raise ``bad-txns-nonfinal`` if ``tx`` is still locked."""
-    if not sequence_locks_ok(
-        tx, flags, prev_heights, block_height, block_prev_mtp, get_mtp_at_height
-    ):
+    locks = calculate_sequence_locks(tx, flags, prev_heights, get_mtp_at_height)
+    if not evaluate_sequence_locks(block_height, block_prev_mtp, locks):
         raise BlockValidationError(
             REASON_NONFINAL,
             f"contains a non-BIP68-final transaction {tx.txid_hex()}",
@@ -258,13 +260,12 @@ def check_tx_inputs(
     """
     if len(spent) != len(tx.vin):
         raise ValueError("spent must give one coin (or None) per input")
-    coins: list[SpentCoin] = []
-    for coin in spent:
-        if coin is None:
+    for maybe in spent:
+        if maybe is None:
             raise TxValidationError(
                 REASON_INPUTS_MISSING, "CheckTxInputs: inputs missing/spent", TX_KIND_MISSING_INPUTS
             )
-        coins.append(coin)
+    coins = cast("Sequence[SpentCoin]", spent)
 
     value_in = 0
     for coin in coins:
@@ -274,11 +275,12 @@ def check_tx_inputs(
                 f"tried to spend coinbase at depth {spend_height - coin.height}",
                 TX_KIND_PREMATURE_SPEND,
             )
-        value_in += coin.value
-        if not money_range(coin.value) or not money_range(value_in):
+        value = coin.value
+        value_in += value
+        if not (0 <= value <= MAX_MONEY and 0 <= value_in <= MAX_MONEY):  # MoneyRange
             raise TxValidationError(REASON_INPUT_VALUES, "", TX_KIND_CONSENSUS)
 
-    value_out = sum(out.value for out in tx.vout)
+    value_out: int = sum(map(_value, tx.vout))
     if value_in < value_out:
         raise TxValidationError(
             REASON_IN_BELOW_OUT,

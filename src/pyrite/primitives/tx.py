@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -19,7 +21,11 @@ _MIN_TXIN = 41
 _MIN_TXOUT = 9
 _OUTPOINT = struct.Struct("<32sI")
 _U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
+_sha256 = hashlib.sha256
+_new = tuple.__new__  # builds a NamedTuple without going through its Python-level __new__
+_object_new = object.__new__
 
 
 class OutPoint(NamedTuple):
@@ -42,25 +48,25 @@ class OutPoint(NamedTuple):
 NULL_OUTPOINT = OutPoint(NULL_HASH, 0xFFFFFFFF)
 
 
-@dataclass(frozen=True, slots=True)
-class TxIn:
+class TxIn(NamedTuple):
+    """A transaction input. A tuple, which is far cheaper to build than a frozen
+    dataclass (one per input of every parsed transaction); ``_replace`` gives a
+    modified copy."""
+
     prevout: OutPoint
     script_sig: bytes = b""
     sequence: int = SEQUENCE_FINAL
     witness: tuple[bytes, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class TxOut:
+class TxOut(NamedTuple):
+    """A transaction output (a tuple, like TxIn)."""
+
     value: int
     script_pubkey: bytes
 
     def serialize(self) -> bytes:
-        return (
-            struct.pack("<q", self.value)
-            + compact_size(len(self.script_pubkey))
-            + (self.script_pubkey)
-        )
+        return _I64.pack(self.value) + compact_size(len(self.script_pubkey)) + self.script_pubkey
 
     @classmethod
     def read(cls, r: ByteReader) -> TxOut:
@@ -96,7 +102,11 @@ class Tx:
         return any(i.witness for i in self.vin)
 
     def is_coinbase(self) -> bool:
-        return len(self.vin) == 1 and self.vin[0].prevout.is_null()
+        vin = self.vin
+        if len(vin) != 1:
+            return False
+        prevout = vin[0].prevout
+        return prevout.n == 0xFFFFFFFF and prevout.txid == NULL_HASH
 
     @property
     def weight(self) -> int:
@@ -138,45 +148,48 @@ class Tx:
         """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling)."""
         start = r.pos
         buf = r.buf
-        version = r.i32()
+        if start + 4 > r.end:
+            raise DecodeError("unexpected end of data")
+        version: int = _I32.unpack_from(buf, start)[0]
+        r.pos = start + 4
         flags = 0
         vin = _read_vin(r)
         body_start = start + 4
+        vout: list[TxOut] = []
         if not vin and allow_witness:
             flags = r.u8()
             if flags != 0:
                 body_start = r.pos
                 vin = _read_vin(r)
                 vout = _read_vout(r)
-            else:
-                vout = ()
         else:
             vout = _read_vout(r)
         body_end = r.pos
         if flags & 1 and allow_witness:
             flags ^= 1
-            wins = []
-            any_wit = False
-            for txin in vin:
-                stack = _read_witness(r)
-                if stack:
-                    any_wit = True
-                wins.append(TxIn(txin.prevout, txin.script_sig, txin.sequence, stack))
-            if not any_wit:
-                raise DecodeError("superfluous witness record")
-            vin = tuple(wins)
+            _read_witnesses(r, vin)
         if flags:
             raise DecodeError("unknown transaction optional data")
-        locktime = r.u32()
-        end = r.pos
+        end = r.pos + 4
+        if end > r.end:
+            raise DecodeError("unexpected end of data")
+        locktime: int = _U32.unpack_from(buf, end - 4)[0]
+        r.pos = end
         raw = bytes(buf[start:end])
         if body_start != start + 4:  # witness serialization: strip marker/flag and witnesses
             base = raw[:4] + bytes(buf[body_start:body_end]) + raw[-4:]
+            txid = _sha256(_sha256(base).digest()).digest()
+            wtxid = _sha256(_sha256(raw).digest()).digest()
         else:
             base = raw
-        txid = sha256d(base)
-        wtxid = sha256d(raw) if base is not raw else txid
-        return cls(version, vin, vout, locktime, txid, wtxid, len(raw), len(base), raw)
+            txid = wtxid = _sha256(_sha256(raw).digest()).digest()
+        if cls is Tx:
+            return _new_tx(
+                version, tuple(vin), tuple(vout), locktime, txid, wtxid, len(raw), len(base), raw
+            )
+        return cls(
+            version, tuple(vin), tuple(vout), locktime, txid, wtxid, len(raw), len(base), raw
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes, allow_witness: bool = True) -> Tx:
@@ -200,20 +213,73 @@ class Tx:
         return self.wtxid[::-1].hex()
 
 
-def _read_vin(r: ByteReader) -> tuple[TxIn, ...]:
-    n = r.compact_size()
+def _slot_setter(name: str) -> Callable[[Tx, object], None]:
+    setter: Callable[[Tx, object], None] = Tx.__dict__[name].__set__
+    return setter
+
+
+_set_version, _set_vin, _set_vout, _set_locktime = map(
+    _slot_setter, ("version", "vin", "vout", "locktime")
+)
+_set_txid, _set_wtxid, _set_size, _set_base_size, _set_raw = map(
+    _slot_setter, ("txid", "wtxid", "size", "base_size", "raw")
+)
+
+
+def _new_tx(
+    version: int,
+    vin: tuple[TxIn, ...],
+    vout: tuple[TxOut, ...],
+    locktime: int,
+    txid: bytes,
+    wtxid: bytes,
+    size: int,
+    base_size: int,
+    raw: bytes,
+) -> Tx:
+    """``Tx(...)`` with every field given, at half the cost: the frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``; this fills the slots
+    directly (``__post_init__`` has nothing to do when the txid is given)."""
+    tx: Tx = _object_new(Tx)
+    _set_version(tx, version)
+    _set_vin(tx, vin)
+    _set_vout(tx, vout)
+    _set_locktime(tx, locktime)
+    _set_txid(tx, txid)
+    _set_wtxid(tx, wtxid)
+    _set_size(tx, size)
+    _set_base_size(tx, base_size)
+    _set_raw(tx, raw)
+    return tx
+
+
+def _read_count(r: ByteReader) -> int:
+    """``r.compact_size()``, with the one-byte case done here."""
+    pos = r.pos
+    if pos < r.end:
+        n = r.buf[pos]
+        if n < 0xFD:
+            r.pos = pos + 1
+            return n
+    return r.compact_size()
+
+
+def _read_vin(r: ByteReader) -> list[TxIn]:
+    n = _read_count(r)
     if n * _MIN_TXIN > r.end - r.pos:
         raise DecodeError(f"input count {n} exceeds data")
     buf = r.buf
+    copy = type(buf) is not bytes  # slices of a memoryview must be copied out
     pos = r.pos
     end = r.end
-    out = []
+    out: list[TxIn] = []
+    append = out.append
     unpack = _OUTPOINT.unpack_from
     u32 = _U32.unpack_from
     for _ in range(n):
         if pos + 37 > end:
             raise DecodeError("truncated input")
-        h, idx = unpack(buf, pos)
+        prevout = _new(OutPoint, unpack(buf, pos))
         ln = buf[pos + 36]
         if ln < 0xFD:
             pos += 37
@@ -224,21 +290,25 @@ def _read_vin(r: ByteReader) -> tuple[TxIn, ...]:
         q = pos + ln
         if q + 4 > end:
             raise DecodeError("truncated input")
-        ss = bytes(buf[pos:q])
+        ss = buf[pos:q]
+        if copy:
+            ss = bytes(ss)
         pos = q + 4
-        out.append(TxIn(OutPoint(h, idx), ss, u32(buf, q)[0]))
+        append(_new(TxIn, (prevout, ss, u32(buf, q)[0], ())))
     r.pos = pos
-    return tuple(out)
+    return out
 
 
-def _read_vout(r: ByteReader) -> tuple[TxOut, ...]:
-    n = r.compact_size()
+def _read_vout(r: ByteReader) -> list[TxOut]:
+    n = _read_count(r)
     if n * _MIN_TXOUT > r.end - r.pos:
         raise DecodeError(f"output count {n} exceeds data")
     buf = r.buf
+    copy = type(buf) is not bytes
     pos = r.pos
     end = r.end
-    out = []
+    out: list[TxOut] = []
+    append = out.append
     i64 = _I64.unpack_from
     for _ in range(n):
         if pos + 9 > end:
@@ -254,34 +324,68 @@ def _read_vout(r: ByteReader) -> tuple[TxOut, ...]:
         q = pos + ln
         if q > end:
             raise DecodeError("truncated output script")
-        out.append(TxOut(value, bytes(buf[pos:q])))
+        spk = buf[pos:q]
+        if copy:
+            spk = bytes(spk)
+        append(_new(TxOut, (value, spk)))
         pos = q
     r.pos = pos
-    return tuple(out)
+    return out
 
 
-def _read_witness(r: ByteReader) -> tuple[bytes, ...]:
-    n = r.compact_size()
-    if n > r.end - r.pos:
-        raise DecodeError("witness stack count exceeds data")
+def _read_witnesses(r: ByteReader, vin: list[TxIn]) -> None:
+    """Read one witness stack per input and put it into ``vin`` (in place)."""
     buf = r.buf
-    pos = r.pos
+    copy = type(buf) is not bytes
     end = r.end
-    items = []
-    for _ in range(n):
-        if pos >= end:
-            raise DecodeError("truncated witness")
-        ln = buf[pos]
-        if ln < 0xFD:
+    any_wit = False
+    pos = r.pos
+    for k, (prevout, script_sig, sequence, _) in enumerate(vin):
+        if pos < end and buf[pos] < 0xFD:
+            n = buf[pos]
             pos += 1
         else:
             r.pos = pos
-            ln = r.compact_size()
+            n = r.compact_size()
             pos = r.pos
-        q = pos + ln
-        if q > end:
-            raise DecodeError("truncated witness item")
-        items.append(bytes(buf[pos:q]))
-        pos = q
+        if n > end - pos:
+            raise DecodeError("witness stack count exceeds data")
+        if n:
+            any_wit = True
+            # Common shapes first: one or two items with one-byte lengths, all present.
+            ln = buf[pos]
+            q = pos + 1 + ln
+            if ln < 0xFD and q <= end and not copy:
+                if n == 1:
+                    vin[k] = _new(TxIn, (prevout, script_sig, sequence, (buf[pos + 1 : q],)))
+                    pos = q
+                    continue
+                if n == 2 and q < end:
+                    ln2 = buf[q]
+                    q2 = q + 1 + ln2
+                    if ln2 < 0xFD and q2 <= end:
+                        stack = (buf[pos + 1 : q], buf[q + 1 : q2])
+                        vin[k] = _new(TxIn, (prevout, script_sig, sequence, stack))
+                        pos = q2
+                        continue
+            items = []
+            for _ in range(n):
+                if pos >= end:
+                    raise DecodeError("truncated witness")
+                ln = buf[pos]
+                if ln < 0xFD:
+                    pos += 1
+                else:
+                    r.pos = pos
+                    ln = r.compact_size()
+                    pos = r.pos
+                q = pos + ln
+                if q > end:
+                    raise DecodeError("truncated witness item")
+                item = buf[pos:q]
+                items.append(bytes(item) if copy else item)
+                pos = q
+            vin[k] = _new(TxIn, (prevout, script_sig, sequence, tuple(items)))
     r.pos = pos
-    return tuple(items)
+    if not any_wit:
+        raise DecodeError("superfluous witness record")

@@ -444,7 +444,7 @@ def test_witness_nonce_size() -> None:
     good = segwit_block(101, [spend(outpoint(1), witness=(b"\x01",))])
     cb = good.txs[0]
     for stack in [(), (bytes(31),), (bytes(32), b"")]:
-        vin0 = dataclasses.replace(cb.vin[0], witness=stack)
+        vin0 = cb.vin[0]._replace(witness=stack)
         bad_cb = Tx(cb.version, (vin0,), cb.vout, cb.locktime)
         block = make_block([bad_cb, *good.txs[1:]])
         with pytest.raises(BlockValidationError) as info:
@@ -841,7 +841,7 @@ def test_testnet3_segwit_block_928927() -> None:
     )
     i = next(k for k, tx in enumerate(block.txs) if k and tx.has_witness())
     tx = block.txs[i]
-    vin0 = dataclasses.replace(tx.vin[0], witness=(*tx.vin[0].witness, b"\x00"))
+    vin0 = tx.vin[0]._replace(witness=(*tx.vin[0].witness, b"\x00"))
     tampered_tx = Tx(tx.version, (vin0, *tx.vin[1:]), tx.vout, tx.locktime)
     assert tampered_tx.txid == tx.txid and tampered_tx.wtxid != tx.wtxid
     tampered = Block(block.header, (*block.txs[:i], tampered_tx, *block.txs[i + 1 :]))

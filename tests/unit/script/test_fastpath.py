@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 
 from pyrite.crypto import secp
 from pyrite.crypto.hashes import hash160
@@ -63,17 +62,17 @@ def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
     hash_type = rng.choice([1, 1, 1, 2, 3, 0x81, 0x83])
     if kind == "p2pkh":
         sig = secp.ecdsa_sign(secret, legacy_sighash(spk, unsigned, 0, hash_type, pre))
-        txin = replace(vin[0], script_sig=push_data(sig + bytes((hash_type,))) + push_data(pub))
+        txin = vin[0]._replace(script_sig=push_data(sig + bytes((hash_type,))) + push_data(pub))
     elif kind == "p2wpkh":
         code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
         sig = secp.ecdsa_sign(secret, bip143_sighash(code, unsigned, 0, hash_type, amount, pre))
-        txin = replace(vin[0], witness=(sig + bytes((hash_type,)), pub))
+        txin = vin[0]._replace(witness=(sig + bytes((hash_type,)), pub))
     else:
         ht = rng.choice([0, 0, 1, 2, 3, 0x81, 0x82, 0x83])
         h = taproot_sighash(pre, 0, ht)
         assert h is not None
         sig = secp.schnorr_sign(secret, h, rng.randbytes(32))
-        txin = replace(vin[0], witness=(sig + (bytes((ht,)) if ht else b""),))
+        txin = vin[0]._replace(witness=(sig + (bytes((ht,)) if ht else b""),))
     return Tx(2, (txin, vin[1]), vout, 0), spent
 
 
@@ -88,23 +87,23 @@ def mutate(rng: random.Random, tx: Tx, spent: list[TxOut]) -> tuple[Tx, list[TxO
         return b[:i] + bytes((b[i] ^ (1 << rng.randrange(8)),)) + b[i + 1 :]
 
     if choice == 0 and txin.script_sig:
-        txin = replace(txin, script_sig=flip(txin.script_sig))
+        txin = txin._replace(script_sig=flip(txin.script_sig))
     elif choice == 1 and txin.witness:
         k = rng.randrange(len(txin.witness))
         wit = list(txin.witness)
         wit[k] = flip(wit[k])
-        txin = replace(txin, witness=tuple(wit))
+        txin = txin._replace(witness=tuple(wit))
     elif choice == 2:
         spent = [TxOut(spent[0].value, flip(spent[0].script_pubkey)), spent[1]]
     elif choice == 3:
         spent = [TxOut(spent[0].value ^ 1, spent[0].script_pubkey), spent[1]]
     elif choice == 4:
-        txin = replace(txin, witness=(*txin.witness, rng.randbytes(rng.randrange(3))))
+        txin = txin._replace(witness=(*txin.witness, rng.randbytes(rng.randrange(3))))
     elif choice == 5:
-        txin = replace(txin, sequence=txin.sequence ^ 1)
+        txin = txin._replace(sequence=txin.sequence ^ 1)
     else:
         wit = txin.witness[:-1] if txin.witness else (b"",)
-        txin = replace(txin, witness=wit)
+        txin = txin._replace(witness=wit)
     return Tx(tx.version, (txin, tx.vin[1]), tx.vout, tx.locktime), spent
 
 
