@@ -165,11 +165,14 @@ class LmdbStore:
     directory twice in one process fails, as LMDB's locks require.
     """
 
-    __slots__ = ("_env", "_lock", "_path", "max_key_size")
+    __slots__ = ("_env", "_lock", "_path", "_rtxn", "max_key_size")
 
     def __init__(self, path: str | os.PathLike[str], map_size: int = DEFAULT_MAP_SIZE) -> None:
         self._path = os.fspath(path)
         self._lock = threading.Lock()
+        #: a read transaction kept between gets (opening one per get costs more than the
+        #: lookup); dropped before every write, so reads always see the latest batch
+        self._rtxn: lmdb.Transaction | None = None
         try:
             os.makedirs(self._path, exist_ok=True)
             self._env = lmdb.open(
@@ -196,6 +199,7 @@ class LmdbStore:
 
     def map_size(self) -> int:
         with self._lock:
+            self._drop_read_txn()
             try:
                 return self._env.info()["map_size"]
             except lmdb.Error as e:
@@ -206,10 +210,20 @@ class LmdbStore:
             return None  # such a key can never have been stored
         with self._lock:
             try:
-                with self._env.begin() as txn:
-                    return txn.get(key)
+                txn = self._rtxn
+                if txn is None:
+                    txn = self._rtxn = self._env.begin()
+                value = txn.get(key)
+                return None if value is None else bytes(value)
             except lmdb.Error as e:
+                self._drop_read_txn()
                 raise StorageError(f"{self._path}: read failed: {e}") from e
+
+    def _drop_read_txn(self) -> None:
+        """The caller holds the lock."""
+        if self._rtxn is not None:
+            txn, self._rtxn = self._rtxn, None
+            txn.abort()
 
     def iterate(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """Ordered prefix scan in chunks of short read transactions.
@@ -224,6 +238,7 @@ class LmdbStore:
             chunk: list[tuple[bytes, bytes]] = []
             done = False
             with self._lock:
+                self._drop_read_txn()
                 try:
                     with self._env.begin() as txn:
                         cur = txn.cursor()
@@ -255,6 +270,7 @@ class LmdbStore:
         items = list(puts.items())
         for _ in range(_MAX_GROW_ATTEMPTS):
             with self._lock:
+                self._drop_read_txn()
                 try:
                     with self._env.begin(write=True) as txn:
                         for k in dels:
@@ -284,6 +300,7 @@ class LmdbStore:
 
     def close(self) -> None:
         with self._lock:
+            self._drop_read_txn()
             self._env.close()
 
     def __enter__(self) -> LmdbStore:
