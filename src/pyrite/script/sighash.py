@@ -25,14 +25,23 @@ ONE_HASH = (1).to_bytes(32, "little")
 _TAPSIGHASH_TAG = hashlib.sha256(b"TapSighash").digest() * 2
 _sha256 = hashlib.sha256
 _U32 = struct.Struct("<I")
+_OUTPOINT = struct.Struct("<32sI")
 _I32 = struct.Struct("<i")
 _Q = struct.Struct("<q")
 _EMPTY_OUT = _Q.pack(-1) + b"\x00"
 _ALL = b"\x01\x00\x00\x00"
 
 
+_SIZE1 = tuple(bytes((i,)) for i in range(0xFD))
+
+
+def _var_bytes(b: bytes) -> bytes:
+    n = len(b)
+    return (_SIZE1[n] if n < 0xFD else compact_size(n)) + b
+
+
 def _ser_out(o: TxOut) -> bytes:
-    return _Q.pack(o.value) + compact_size(len(o.script_pubkey)) + o.script_pubkey
+    return _Q.pack(o.value) + _var_bytes(o.script_pubkey)
 
 
 class PrecomputedTx:
@@ -75,16 +84,14 @@ class PrecomputedTx:
     # single-SHA256 building blocks (BIP341); BIP143 uses their double hashes
     def sha_prevouts(self) -> bytes:
         if self._prevouts is None:
-            h = _sha256()
-            for i in self.tx.vin:
-                h.update(i.prevout.txid)
-                h.update(_U32.pack(i.prevout.n))
-            self._prevouts = h.digest()
+            self._prevouts = _sha256(b"".join(self.legacy_parts()[1])).digest()
         return self._prevouts
 
     def sha_sequences(self) -> bytes:
         if self._sequences is None:
-            self._sequences = _sha256(b"".join(_U32.pack(i.sequence) for i in self.tx.vin)).digest()
+            vin = self.tx.vin
+            seqs = struct.pack(f"<{len(vin)}I", *[i.sequence for i in vin])
+            self._sequences = _sha256(seqs).digest()
         return self._sequences
 
     def serialized_outputs(self) -> list[bytes]:
@@ -99,17 +106,18 @@ class PrecomputedTx:
 
     def sha_amounts(self) -> bytes:
         if self._amounts is None:
-            assert self.spent_outputs is not None
-            self._amounts = _sha256(b"".join(_Q.pack(o.value) for o in self.spent_outputs)).digest()
+            spent = self.spent_outputs
+            assert spent is not None
+            values = struct.pack(f"<{len(spent)}q", *[o.value for o in spent])
+            self._amounts = _sha256(values).digest()
         return self._amounts
 
     def sha_scriptpubkeys(self) -> bytes:
         if self._scripts is None:
             assert self.spent_outputs is not None
             self._scripts = _sha256(
-                b"".join(compact_size(len(o.script_pubkey)) + o.script_pubkey
-                         for o in self.spent_outputs)
-            ).digest()  # fmt: skip
+                b"".join([_var_bytes(o.script_pubkey) for o in self.spent_outputs])
+            ).digest()
         return self._scripts
 
     def bip143_hashes(self) -> tuple[bytes, bytes, bytes]:
@@ -175,11 +183,13 @@ class PrecomputedTx:
         """(version, per-input prevout bytes, per-input sequence bytes, locktime)."""
         if self._legacy_parts is None:
             tx = self.tx
+            pack_op = _OUTPOINT.pack
+            pack_u32 = _U32.pack
             self._legacy_parts = (
                 _I32.pack(tx.version),
-                [i.prevout.txid + _U32.pack(i.prevout.n) for i in tx.vin],
-                [_U32.pack(i.sequence) for i in tx.vin],
-                _U32.pack(tx.locktime),
+                [pack_op(*i.prevout) for i in tx.vin],
+                [pack_u32(i.sequence) for i in tx.vin],
+                pack_u32(tx.locktime),
             )
         return self._legacy_parts
 
