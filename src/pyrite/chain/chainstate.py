@@ -56,7 +56,7 @@ from pyrite.consensus.params import ChainParams
 from pyrite.consensus.pow import block_proof
 from pyrite.consensus.sigops import tx_sigop_cost
 from pyrite.errors import BlockValidationError, StorageError, TxValidationError
-from pyrite.primitives import Block, BlockHeader, OutPoint, TxOut
+from pyrite.primitives import Block, BlockHeader, OutPoint, Tx, TxOut
 from pyrite.primitives.tx import NULL_HASH
 
 log = logging.getLogger("pyrite.validation")
@@ -479,7 +479,7 @@ class Chainstate:
 
     def _connect_tip(self, entry: BlockIndexEntry) -> bool:
         block = self.read_block(entry)
-        view = CoinsCache(self.coins)
+        view = self.coins  # connect_block leaves it untouched if the block fails
         t0 = time.perf_counter()
         try:
             undo = self.connect_block(block, entry, view)
@@ -495,7 +495,6 @@ class Chainstate:
             entry.status |= BLOCK_HAVE_UNDO
         entry.raise_validity(BLOCK_VALID_SCRIPTS)
         self.tree.mark_dirty(entry)
-        view.flush()
         self.chain.set_tip(entry)
         self._block_cache.pop(entry.hash, None)
         self._checked[entry.hash] = None
@@ -555,7 +554,13 @@ class Chainstate:
         )
 
     def connect_block(self, block: Block, entry: BlockIndexEntry, view: CoinsCache) -> BlockUndo:
-        """Core's ConnectBlock: apply ``block`` to ``view``; raises BlockValidationError."""
+        """Core's ConnectBlock: apply ``block`` to ``view``; raises BlockValidationError.
+
+        Core connects into a throwaway view over the tip's cache; here the changes go
+        straight into ``view`` (the tip's cache when connecting the tip, which saves
+        handing every coin over twice) and a failing block's changes are undone from the
+        undo data built so far, as DisconnectBlock would, before the error is raised.
+        """
         params = self.params
         height = entry.height
         if entry.prev is None:  # the genesis coinbase is not spendable
@@ -569,21 +574,27 @@ class Chainstate:
         flags = rules.block_script_flags(height, entry.hash, params)
         skip_scripts = self._scripts_assumed_valid(entry)
         session = None if skip_scripts else self.script_checker.begin(flags, entry.hash)
+        undo_txs: list[TxUndo] = []
+        applied: list[Tx] = []
         try:
-            undo_txs = self._connect_txs(block, entry, view, flags, session)
+            self._connect_txs(block, entry, view, flags, session, undo_txs, applied)
+            if session is not None:
+                if self._defer:
+                    session.defer()
+                    self._pending.append(entry)
+                else:
+                    failure = session.finish()
+                    if failure is not None:
+                        tx_index, input_index, code = failure
+                        raise rules.script_failure_error(code, txs[tx_index], input_index)
         except BlockValidationError:
             if session is not None:
                 session.cancel()
+            if applied:
+                self.disconnect_block(
+                    Block(block.header, tuple(applied)), entry, BlockUndo(undo_txs), view
+                )
             raise
-        if session is not None:
-            if self._defer:
-                session.defer()
-                self._pending.append(entry)
-            else:
-                failure = session.finish()
-                if failure is not None:
-                    tx_index, input_index, code = failure
-                    raise rules.script_failure_error(code, txs[tx_index], input_index)
         view.set_best_block(entry.hash)
         return BlockUndo(undo_txs)
 
@@ -594,9 +605,12 @@ class Chainstate:
         view: CoinsCache,
         flags: int,
         session: ScriptSession | None,
-    ) -> list[TxUndo]:
+        undo_txs: list[TxUndo],
+        applied: list[Tx],
+    ) -> None:
         """ConnectBlock's loop over the transactions (all but the script checks, which
-        go to ``session``)."""
+        go to ``session``). Each transaction applied to ``view`` is appended to
+        ``applied`` and its undo data (but the coinbase's) to ``undo_txs``."""
         params = self.params
         height = entry.height
         txs = block.txs
@@ -606,7 +620,6 @@ class Chainstate:
         prev_mtp = prev.median_time_past()
         fees = 0
         sigops = 0
-        undo_txs: list[TxUndo] = []
         get_coin = view.get_coin
         for tx_index, tx in enumerate(txs):
             if tx.is_coinbase():
@@ -628,10 +641,10 @@ class Chainstate:
             if spent_outs and session is not None:
                 session.add(tx_index, tx, spent_outs)
             undo = update_coins(view, tx, height)
+            applied.append(tx)
             if undo is not None:
                 undo_txs.append(undo)
         rules.check_coinbase_amount(block, fees, height, params)
-        return undo_txs
 
     def _scripts_assumed_valid(self, entry: BlockIndexEntry) -> bool:
         """Core's -assumevalid: skip scripts of ancestors of the assumed-valid block."""
