@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from pyrite.encoding.bytes import ByteReader, compact_size
@@ -256,6 +257,8 @@ class ParallelScriptChecker:
         self.inputs_sent = 0
         self.waited = 0.0
         self.worker_seconds = 0.0
+        #: a worker died (killed, out of memory): everything is verified here from then on
+        self.broken = False
         # fork: workers share the parent's pages copy-on-write (about 30 MiB less than
         # forkserver/spawn, which also start a resource tracker). Create the checker
         # before any thread exists, as the daemon does.
@@ -270,7 +273,13 @@ class ParallelScriptChecker:
 
     # --- scheduling ---
     def _done(self, chunk: _Chunk, fut: Future[tuple[Failure | None, float]]) -> None:
-        failure, seconds = fut.result()
+        try:
+            failure, seconds = fut.result()
+        except BrokenProcessPool:
+            self._pool_broken()
+            self.inputs_here += chunk.inputs
+            _record(self.failures, chunk.key, _check_items(chunk.items, chunk.flags))
+            return
         _record(self.failures, chunk.key, failure)
         self.inputs_sent += chunk.inputs
         self.worker_seconds += seconds
@@ -282,10 +291,24 @@ class ParallelScriptChecker:
         while inflight and inflight[0][1].done():
             self._done(*inflight.popleft())
 
+    def _pool_broken(self) -> None:
+        if not self.broken:
+            self.broken = True
+            log.info("Warning: a script-check worker process died; checking scripts in this "
+                     "process from now on")  # fmt: skip
+
     def enqueue(self, chunk: _Chunk) -> None:
-        fut = self._pool.submit(_worker_check, *chunk.packed(), chunk.flags)
-        self._inflight.append((chunk, fut))
-        self._collect()
+        if not self.broken:
+            try:
+                fut = self._pool.submit(_worker_check, *chunk.packed(), chunk.flags)
+            except BrokenProcessPool:
+                self._pool_broken()
+            else:
+                self._inflight.append((chunk, fut))
+                self._collect()
+                return
+        self.inputs_here += chunk.inputs
+        _record(self.failures, chunk.key, _check_items(chunk.items, chunk.flags))
 
     def share_work(self, reserve_seconds: float | None = None) -> None:
         """Verify here the chunks no worker has started, newest first, leaving the workers

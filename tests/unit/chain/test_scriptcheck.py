@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -50,3 +53,23 @@ def test_parallel_matches_serial(parallel: ParallelScriptChecker) -> None:
         want = _run(serial, broken, spent)
         assert want is not None and want[:2] == (index, 0)
         assert _run(parallel, broken, spent) == want
+
+
+def test_dead_worker_falls_back_to_this_process() -> None:
+    """A worker killed (say, by the OOM killer) costs speed, never a verdict."""
+    block, spent = load_block(928927)
+    index = len(block.txs) // 2
+    bad = corrupt_signature(block.txs[index], 0)
+    assert bad is not None
+    broken = _with_tx(block, index, bad)
+    want = _run(SerialScriptChecker(), broken, spent)
+    checker = ParallelScriptChecker(1, chunk_inputs=32)
+    try:
+        for pid in list(checker._pool._processes or {}):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        assert _run(checker, broken, spent) == want
+        assert _run(checker, block, spent) is None
+        assert checker.broken
+    finally:
+        checker.close()
