@@ -33,9 +33,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from pyrite.chain.blockstore import BlockStore, FilePos
-from pyrite.chain.coins import Coin, CoinsCache, CoinsDB
+from pyrite.chain.coins import Coin, CoinsCache, CoinsDB, add_coins
 from pyrite.chain.index import (
     BLOCK_FAILED_CHILD,
     BLOCK_FAILED_MASK,
@@ -50,7 +51,7 @@ from pyrite.chain.index import (
 )
 from pyrite.chain.kvstore import LmdbStore
 from pyrite.chain.scriptcheck import ScriptChecker, ScriptSession, SerialScriptChecker
-from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo, update_coins
+from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import ChainParams
 from pyrite.consensus.pow import block_proof
@@ -570,7 +571,7 @@ class Chainstate:
             rules.check_block(block, params)
         txs = block.txs
         if self._enforce_bip30(entry):
-            rules.check_bip30(block, view.have_coin)
+            rules.check_bip30_outputs(block, view.have_any_coin)
         flags = rules.block_script_flags(height, entry.hash, params)
         skip_scripts = self._scripts_assumed_valid(entry)
         session = None if skip_scripts else self.script_checker.begin(flags, entry.hash)
@@ -618,32 +619,46 @@ class Chainstate:
         prev = entry.prev
         assert prev is not None
         prev_mtp = prev.median_time_past()
+        # Whether a transaction none of whose inputs can be locked passes BIP68 here
+        # (always, as heights are positive and times not negative): such transactions
+        # skip collecting their coins' heights.
+        unlocked_final = rules.evaluate_sequence_locks(height, prev_mtp, rules.NO_SEQUENCE_LOCKS)
         fees = 0
         sigops = 0
-        get_coin = view.get_coin
+        fetch_coins = view.fetch_coins
+        spend_fetched = view.spend_fetched
+        check_tx_inputs = rules.check_tx_inputs
+        accumulate_fees = rules.accumulate_fees
+        accumulate_sigops_cost = rules.accumulate_sigops_cost
+        locks_disabled = rules.sequence_locks_disabled
         for tx_index, tx in enumerate(txs):
             if tx.is_coinbase():
-                sigops = rules.accumulate_sigops_cost(sigops, tx_sigop_cost(tx, (), flags))
-                spent_outs: list[TxOut] = []
-            else:
-                coins = [get_coin(txin.prevout) for txin in tx.vin]
-                try:
-                    fee = rules.check_tx_inputs(tx, coins, height)
-                except TxValidationError as e:
-                    raise rules.tx_error_in_block(e, tx) from e
-                fees = rules.accumulate_fees(fees, fee)
-                prev_heights = [c.height for c in coins if c is not None]
+                sigops = accumulate_sigops_cost(sigops, tx_sigop_cost(tx, (), flags))
+                add_coins(view, tx, height)
+                applied.append(tx)
+                continue
+            prevouts = [txin.prevout for txin in tx.vin]
+            coins = fetch_coins(prevouts)
+            try:
+                fee = check_tx_inputs(tx, coins, height)
+            except TxValidationError as e:
+                raise rules.tx_error_in_block(e, tx) from e
+            fees = accumulate_fees(fees, fee)
+            spent = cast("list[Coin]", coins)  # check_tx_inputs found every one
+            if not (unlocked_final and locks_disabled(tx, lock_flags)):
                 rules.check_sequence_locks(
-                    tx, lock_flags, prev_heights, height, prev_mtp, lambda h: _mtp_at(prev, h)
-                )
-                spent_outs = [TxOut(c.value, c.script_pubkey) for c in coins if c is not None]
-                sigops = rules.accumulate_sigops_cost(sigops, tx_sigop_cost(tx, spent_outs, flags))
-            if spent_outs and session is not None:
-                session.add(tx_index, tx, spent_outs)
-            undo = update_coins(view, tx, height)
+                    tx, lock_flags, [c.height for c in spent], height, prev_mtp,
+                    lambda h: _mtp_at(prev, h),
+                )  # fmt: skip
+            sigops = accumulate_sigops_cost(sigops, tx_sigop_cost(tx, spent, flags))
+            if session is not None:
+                session.add(tx_index, tx, [TxOut(c.value, c.script_pubkey) for c in spent])
+            # UpdateCoins: spend the inputs (the coins just fetched are the undo data),
+            # then add the outputs
+            spend_fetched(prevouts, spent)
+            add_coins(view, tx, height)
             applied.append(tx)
-            if undo is not None:
-                undo_txs.append(undo)
+            undo_txs.append(TxUndo(spent))
         rules.check_coinbase_amount(block, fees, height, params)
 
     def _scripts_assumed_valid(self, entry: BlockIndexEntry) -> bool:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -80,11 +80,30 @@ def varint(n: int) -> bytes:
         if n < 0:
             raise ValueError("VARINT of a negative number")
         return _VARINT1[n]
-    # A two-byte VARINT holds n - 128 in base 128, big-endian, 0x80 set on the first byte.
+    # A k-byte VARINT holds n - (128 + 128**2 + ... + 128**(k-1)) in base 128, big-endian,
+    # 0x80 set on every byte but the last; the digits are spread into bytes in one go.
     if n < 0x4080:
         m = n - 0x80
         return bytes(((m >> 7) | 0x80, m & 0x7F))
-    # Built last byte first into an integer.
+    if n < 0x204080:
+        m = n - 0x4080
+        return (0x808000 | (m << 2) & 0x7F0000 | (m << 1) & 0x7F00 | m & 0x7F).to_bytes(3, "big")
+    if n < 0x10204080:
+        m = n - 0x204080
+        return (
+            0x80808000 | (m << 3) & 0x7F000000 | (m << 2) & 0x7F0000 | (m << 1) & 0x7F00 | m & 0x7F
+        ).to_bytes(4, "big")
+    if n < 0x810204080:
+        m = n - 0x10204080
+        return (
+            0x8080808000
+            | (m << 4) & 0x7F00000000
+            | (m << 3) & 0x7F000000
+            | (m << 2) & 0x7F0000
+            | (m << 1) & 0x7F00
+            | m & 0x7F
+        ).to_bytes(5, "big")
+    # Longer: built last byte first into an integer.
     acc = n & 0x7F
     shift = 8
     while True:
@@ -385,6 +404,13 @@ class CoinsDB:
     def have_coin(self, outpoint: OutPoint) -> bool:
         return self.store.get(coin_key(outpoint)) is not None
 
+    def have_any_coin(self, outpoints: Sequence[OutPoint]) -> bool:
+        """``any(map(self.have_coin, outpoints))``, with one read of the store."""
+        prefix = CHAINSTATE_COIN
+        v1 = _VARINT1
+        keys = [prefix + txid + (v1[n] if n < 0x80 else varint(n)) for txid, n in outpoints]
+        return self.store.get_many(keys).count(None) != len(keys)
+
     def best_block(self) -> bytes:
         """Hash of the block the stored set corresponds to; 32 zero bytes for an empty store."""
         raw = self.store.get(CHAINSTATE_BEST_BLOCK)
@@ -485,11 +511,30 @@ class CoinsCache:
             self._script_bytes += len(coin.script_pubkey)
         return coin
 
+    def fetch_coins(self, outpoints: Sequence[OutPoint]) -> list[Coin | None]:
+        """``[self.get_coin(op) for op in outpoints]``; one pass in C when all are cached."""
+        coins = list(map(self._coins.get, outpoints))
+        if all(coins):  # a Coin is always true: every one is cached and unspent
+            return coins
+        get = self.get_coin
+        return [get(op) for op in outpoints]
+
     def have_coin(self, outpoint: OutPoint) -> bool:
         coin = self._coins.get(outpoint, _MISSING)
         if coin is _MISSING:  # get_coin(outpoint) is not None
             return self.get_coin(outpoint) is not None
         return coin is not None
+
+    def have_any_coin(self, outpoints: Sequence[OutPoint]) -> bool:
+        """``any(map(self.have_coin, outpoints))``: when none is cached here, the parent
+        is asked about all of them at once (and the loop runs only if it has one, so
+        what gets cached is exactly what the loop caches)."""
+        if not any(map(self._coins.__contains__, outpoints)):
+            parent = self._parent
+            if type(parent) is CoinsCache or type(parent) is CoinsDB:
+                if not parent.have_any_coin(outpoints):
+                    return False
+        return any(map(self.have_coin, outpoints))
 
     def have_coin_in_cache(self, outpoint: OutPoint) -> bool:
         """True if an unspent coin is cached here (no parent lookup)."""
@@ -567,6 +612,22 @@ class CoinsCache:
             coins[outpoint] = None
             flags[outpoint] = False
         return coin
+
+    def spend_fetched(self, outpoints: Sequence[OutPoint], spent: Sequence[Coin]) -> None:
+        """``spend_coin`` of each outpoint, whose coin ``get_coin`` (or ``fetch_coins``)
+        has just returned (so it is cached here, unspent): ``spent[i]`` is that coin."""
+        coins = self._coins
+        flags = self._flags
+        sb = self._script_bytes
+        for op, coin in zip(outpoints, spent, strict=True):
+            sb -= len(coin.script_pubkey)
+            if flags.get(op):  # FRESH: the parent never saw it
+                del coins[op]
+                del flags[op]
+            else:
+                coins[op] = None
+                flags[op] = False
+        self._script_bytes = sb
 
     def uncache(self, outpoint: OutPoint) -> None:
         """Drop a clean (non-DIRTY) entry to save memory (mirrors Uncache)."""
@@ -685,30 +746,38 @@ def add_coins(cache: CoinsCache, tx: Tx, height: int, check_for_overwrite: bool 
     # CoinsCache.add_coin(op, coin, overwrite=coinbase), inlined
     coins = cache._coins
     flags = cache._flags
-    for i, out in enumerate(tx.vout):
-        spk = out.script_pubkey
-        if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
-            continue  # unspendable: not stored
-        op = _new(OutPoint, (txid, i))
-        old = coins.get(op, _MISSING)
-        if old is _MISSING:
-            fresh = not coinbase
-        else:
+    sb = cache._script_bytes
+    try:
+        for i, (value, spk) in enumerate(tx.vout):
+            if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
+                continue  # unspendable: not stored
+            op = _new(OutPoint, (txid, i))
+            if op not in coins:  # the usual case: nothing cached there
+                coins[op] = Coin(value, spk, height, coinbase)
+                sb += len(spk)
+                if coinbase:
+                    flags.setdefault(op, False)
+                else:
+                    flags[op] = True
+                continue
+            old = coins[op]
             fresh = False
             if old is not None:
                 if not coinbase:
                     raise CoinsLogicError(
                         "Attempted to overwrite an unspent coin (when possible_overwrite is false)"
                     )
-                cache._script_bytes -= len(old.script_pubkey)
+                sb -= len(old.script_pubkey)
             elif not coinbase:
                 fresh = op not in flags  # see add_coin
-        coins[op] = Coin(out.value, spk, height, coinbase)
-        cache._script_bytes += len(spk)
-        if fresh:
-            flags[op] = True
-        else:
-            flags.setdefault(op, False)
+            coins[op] = Coin(value, spk, height, coinbase)
+            sb += len(spk)
+            if fresh:
+                flags[op] = True
+            else:
+                flags.setdefault(op, False)
+    finally:
+        cache._script_bytes = sb
 
 
 # ---------------------------------------------------------------------------

@@ -30,17 +30,22 @@ from pyrite.chain.coins import (
     CoinsCache,
     CoinsLogicError,
     add_coins,
+    compress_amount,
+    compress_script,
     read_compressed_txout,
     varint,
     varint_at,
-    write_compressed_txout,
 )
 from pyrite.encoding.bytes import compact_size
 from pyrite.errors import DecodeError, StorageError
 from pyrite.primitives.tx import OutPoint, Tx
 
 _MIN_COIN_UNDO = 3  # code, amount and script-size VARINTs of one byte each
-_VARINT1 = tuple(varint(i) for i in range(0x80))
+_SMALL = tuple(compact_size(i) for i in range(0xFD))
+_MAX_MONEY = 21_000_000 * 100_000_000
+_N_SPECIAL_SCRIPTS = 6  # ScriptCompression's special forms
+#: the script lengths ScriptCompression may store in a special form (P2PKH, P2SH, P2PK)
+_SPECIAL_SCRIPT_SIZES = frozenset((25, 23, 35, 67))
 
 
 def _read_coin(data: bytes, pos: int) -> tuple[Coin, int]:
@@ -71,6 +76,42 @@ def _read_count(data: bytes, pos: int, min_item: int) -> tuple[int, int]:
     return n, pos
 
 
+def _write_spent(out: bytearray, spent: list[Coin], heads: dict[int, bytes]) -> None:
+    """Append CTxUndo: the count, then per coin (TxInUndoFormatter) VARINT(height*2 +
+    coinbase), a dummy version byte for height > 0, and the compressed txout
+    (``coins.write_compressed_txout``, inlined here with its common cases).
+
+    ``heads`` remembers the bytes before the txout by code (coins spent together
+    tend to come from few heights).
+    """
+    n = len(spent)
+    out += _SMALL[n] if n < 0xFD else compact_size(n)
+    append = out.append
+    for coin in spent:
+        height = coin.height
+        code = (height << 1) | (1 if coin.is_coinbase else 0)
+        head = heads.get(code)
+        if head is None:
+            head = heads[code] = varint(code) + (b"\x00" if height > 0 else b"")
+        out += head
+        value = coin.value
+        if 0 < value <= _MAX_MONEY and value % 10:  # CompressAmount without trailing zeros
+            a = 1 + (value // 10 * 9 + value % 10 - 1) * 10
+        else:
+            a = compress_amount(value)
+        if a < 0x80:
+            append(a)
+        else:
+            out += varint(a)
+        script = coin.script_pubkey
+        n = len(script)
+        if n < 0x7A and n not in _SPECIAL_SCRIPT_SIZES:  # VARINT(len + 6) || script
+            append(n + _N_SPECIAL_SCRIPTS)
+            out += script
+        else:
+            out += compress_script(script)
+
+
 class TxUndo:
     """The coins spent by one transaction's inputs, in input order (mirrors CTxUndo)."""
 
@@ -86,15 +127,7 @@ class TxUndo:
         return f"TxUndo({self.spent!r})"
 
     def write(self, out: bytearray) -> None:
-        out += compact_size(len(self.spent))
-        write_txout = write_compressed_txout
-        for coin in self.spent:  # TxInUndoFormatter: code, dummy version byte, txout
-            height = coin.height
-            code = (height << 1) | (1 if coin.is_coinbase else 0)
-            out += _VARINT1[code] if 0 <= code < 0x80 else varint(code)
-            if height > 0:
-                out.append(0)
-            write_txout(out, coin.value, coin.script_pubkey)
+        _write_spent(out, self.spent, {})
 
     def serialize(self) -> bytes:
         out = bytearray()
@@ -134,8 +167,10 @@ class BlockUndo:
 
     def serialize(self) -> bytes:
         out = bytearray(compact_size(len(self.txs)))
+        write = _write_spent
+        heads: dict[int, bytes] = {}
         for t in self.txs:
-            t.write(out)
+            write(out, t.spent, heads)
         return bytes(out)
 
     @classmethod

@@ -68,8 +68,10 @@ __all__ = [
     "WITNESS_COMMITMENT_HEADER",
     "PrevBlockInfo",
     "bip30_enforced",
+    "block_outpoints",
     "block_script_flags",
     "check_bip30",
+    "check_bip30_outputs",
     "check_block",
     "check_block_header",
     "check_coinbase_amount",
@@ -471,6 +473,25 @@ def check_bip30(block: Block, have_coin: Callable[[OutPoint], bool]) -> None:
         for n in range(len(tx.vout)):
             if have_coin(new(OutPoint, (txid, n))):
                 raise _invalid(REASON_BIP30, "tried to overwrite transaction")
+
+
+def block_outpoints(block: Block) -> list[OutPoint]:
+    """The outpoint of every output of the block, in block order."""
+    new = tuple.__new__  # OutPoint(txid, n) without the NamedTuple's Python-level __new__
+    ops: list[OutPoint] = []
+    append = ops.append
+    for tx in block.txs:
+        txid = tx.txid
+        for n in range(len(tx.vout)):
+            append(new(OutPoint, (txid, n)))
+    return ops
+
+
+def check_bip30_outputs(block: Block, any_unspent: Callable[[list[OutPoint]], bool]) -> None:
+    """:func:`check_bip30` with one question to the UTXO view: ``any_unspent(ops)`` must
+    be ``any(map(have_coin, ops))`` (the view may answer for all of them at once)."""
+    if any_unspent(block_outpoints(block)):
+        raise _invalid(REASON_BIP30, "tried to overwrite transaction")
 
 
 def check_coinbase_amount(block: Block, fees: int, height: int, params: ChainParams) -> None:

@@ -34,7 +34,8 @@ def _next_level(level: list[bytes]) -> list[bytes]:
     if len(level) & 1:
         level.append(level[-1])
     h = _sha256
-    return [h(h(a + b).digest()).digest() for a, b in zip(level[0::2], level[1::2], strict=True)]
+    pairs = iter(level)  # zip(pairs, pairs): (0, 1), (2, 3), ... without copying the level
+    return [h(h(a + b).digest()).digest() for a, b in zip(pairs, pairs)]  # noqa: B905
 
 
 def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:

@@ -8,9 +8,10 @@ CountWitnessSigOps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from pyrite.primitives.tx import Tx, TxOut
+from pyrite.primitives.tx import Tx
 from pyrite.script.flags import P2SH, WITNESS
 from pyrite.script.script import is_p2sh, p2sh_sigop_count, witness_sigop_count
 
@@ -23,6 +24,15 @@ _OP_PUSHDATA4 = 0x4E
 _OP_CHECKSIGVERIFY = 0xAD
 _OP_CHECKMULTISIGVERIFY = 0xAF
 _MAX_PUBKEYS_PER_MULTISIG = 20
+
+_set_memo: Callable[[Tx, int], None] = Tx.__dict__["legacy_sigops_memo"].__set__
+
+
+class SpentOutput(Protocol):
+    """What sigop counting needs of a spent output: a ``TxOut`` or a UTXO ``Coin``."""
+
+    @property
+    def script_pubkey(self) -> bytes: ...
 
 
 def script_legacy_sigops(script: bytes) -> int:
@@ -58,7 +68,20 @@ def script_legacy_sigops(script: bytes) -> int:
 
 
 def legacy_sigop_count(tx: Tx) -> int:
-    """Core's GetLegacySigOpCount: inaccurate counting over scriptSigs and scriptPubKeys."""
+    """Core's GetLegacySigOpCount: inaccurate counting over scriptSigs and scriptPubKeys.
+
+    The count is remembered on the transaction (it depends only on its scripts), so
+    CheckBlock and ConnectBlock count each transaction once.
+    """
+    n = tx.legacy_sigops_memo
+    if n >= 0:
+        return n
+    n = _count_legacy_sigops(tx)
+    _set_memo(tx, n)
+    return n
+
+
+def _count_legacy_sigops(tx: Tx) -> int:
     n = 0
     for txin in tx.vin:
         ss = txin.script_sig
@@ -95,7 +118,7 @@ def legacy_sigop_count(tx: Tx) -> int:
     return n
 
 
-def p2sh_sigops(tx: Tx, spent: Sequence[TxOut]) -> int:
+def p2sh_sigops(tx: Tx, spent: Sequence[SpentOutput]) -> int:
     """Core's GetP2SHSigOpCount (``spent`` lists the output spent by each input)."""
     if tx.is_coinbase():
         return 0
@@ -106,8 +129,8 @@ def p2sh_sigops(tx: Tx, spent: Sequence[TxOut]) -> int:
     return n
 
 
-def tx_sigop_cost(tx: Tx, spent: Sequence[TxOut], flags: int) -> int:
-    """Core's GetTransactionSigOpCost."""
+def tx_sigop_cost(tx: Tx, spent: Sequence[SpentOutput], flags: int) -> int:
+    """Core's GetTransactionSigOpCost (``spent`` lists the output spent by each input)."""
     cost = legacy_sigop_count(tx) * WITNESS_SCALE_FACTOR
     if tx.is_coinbase():
         return cost

@@ -46,6 +46,7 @@ from pyrite.script.script import LOCKTIME_THRESHOLD
 
 __all__ = [
     "LOCKTIME_VERIFY_SEQUENCE",
+    "NO_SEQUENCE_LOCKS",
     "REASON_ACCUMULATED_FEE",
     "REASON_BLK_SIGOPS",
     "REASON_FEE_OUT_OF_RANGE",
@@ -75,6 +76,7 @@ __all__ = [
     "script_failure_debug",
     "script_failure_error",
     "script_failure_reason",
+    "sequence_locks_disabled",
     "sequence_locks_ok",
     "tx_error_in_block",
 ]
@@ -108,6 +110,9 @@ _value = attrgetter("value")
 SequenceLocks = tuple[int, int]
 """``(min_height, min_time)``: the last height and median time at which the
 transaction is still locked (nLockTime semantics); ``-1`` means no lock."""
+
+#: the locks of a transaction none of whose inputs is locked
+NO_SEQUENCE_LOCKS: Final[SequenceLocks] = (-1, -1)
 
 
 class SpentCoin(Protocol):
@@ -202,6 +207,18 @@ def calculate_sequence_locks(
         else:
             min_height = max(min_height, coin_height + value - 1)
     return min_height, min_time
+
+
+def sequence_locks_disabled(tx: Tx, flags: int) -> bool:
+    """True when :func:`calculate_sequence_locks` gives ``NO_SEQUENCE_LOCKS`` for ``tx``
+    whatever the heights of its coins: BIP68 does not apply (version below 2, or the
+    flag is unset), or every input sets SEQUENCE_LOCKTIME_DISABLE_FLAG."""
+    if not flags & LOCKTIME_VERIFY_SEQUENCE or (tx.version & 0xFFFFFFFF) < 2:
+        return True
+    for txin in tx.vin:  # noqa: SIM110 (a plain loop is the fastest form here)
+        if not txin.sequence & SEQUENCE_LOCKTIME_DISABLE_FLAG:
+            return False
+    return True
 
 
 def evaluate_sequence_locks(block_height: int, block_prev_mtp: int, locks: SequenceLocks) -> bool:

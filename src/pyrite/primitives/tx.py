@@ -86,6 +86,9 @@ class Tx:
     #: the exact bytes this transaction was parsed from (with witness), kept because they
     #: are at hand anyway; built transactions get theirs from ``serialize()``
     raw: bytes = field(default=b"", compare=False, repr=False)
+    #: memo of ``consensus.sigops.legacy_sigop_count`` (-1: not counted yet); the count
+    #: depends only on the (immutable) scripts, and CheckBlock and ConnectBlock both need it
+    legacy_sigops_memo: int = field(default=-1, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.txid:
@@ -221,8 +224,8 @@ def _slot_setter(name: str) -> Callable[[Tx, object], None]:
 _set_version, _set_vin, _set_vout, _set_locktime = map(
     _slot_setter, ("version", "vin", "vout", "locktime")
 )
-_set_txid, _set_wtxid, _set_size, _set_base_size, _set_raw = map(
-    _slot_setter, ("txid", "wtxid", "size", "base_size", "raw")
+_set_txid, _set_wtxid, _set_size, _set_base_size, _set_raw, _set_sigops = map(
+    _slot_setter, ("txid", "wtxid", "size", "base_size", "raw", "legacy_sigops_memo")
 )
 
 
@@ -250,6 +253,7 @@ def _new_tx(
     _set_size(tx, size)
     _set_base_size(tx, base_size)
     _set_raw(tx, raw)
+    _set_sigops(tx, -1)
     return tx
 
 

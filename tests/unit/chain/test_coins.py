@@ -474,3 +474,77 @@ def test_utxo_stats() -> None:
     assert stats.bogosize == sum(50 + len(c.script_pubkey) for c in coins.values())
     assert stats.disk_size > 0
     assert stats.hash_serialized == _expected_hash(coins)
+
+
+def _varint_reference(n: int) -> bytes:
+    """WriteVarInt, byte by byte as in serialize.h."""
+    tmp = [n & 0x7F]
+    while n > 0x7F:
+        n = (n >> 7) - 1
+        tmp.append((n & 0x7F) | 0x80)
+    return bytes(reversed(tmp))
+
+
+def test_varint_matches_reference_across_length_boundaries() -> None:
+    rng = random.Random(7)
+    values = [rng.randrange(1 << bits) for bits in range(1, 65) for _ in range(200)]
+    for start in (0x80, 0x4080, 0x204080, 0x10204080, 0x810204080, 0x40810204080):
+        values += range(start - 3, start + 3)
+    for n in values:
+        assert varint(n) == _varint_reference(n), n
+        assert varint_at(varint(n), 0) == (n, len(varint(n)))
+
+
+def test_fetch_coins_and_spend_fetched_match_get_and_spend() -> None:
+    db = CoinsDB(MemoryStore())
+    db.batch_write({op(1): coin(), op(2): coin(cb=True)}, BEST1)
+    tip = CoinsCache(db)
+    tip.add_coin(op(3), coin(height=7))  # FRESH here
+    tip.get_coin(op(2))  # clean, cached
+    ref = CoinsCache(db)
+    ref.add_coin(op(3), coin(height=7))
+    ref.get_coin(op(2))
+    ops = [op(1), op(2), op(3)]
+    fetched = tip.fetch_coins(ops)
+    assert fetched == [ref.get_coin(o) for o in ops]
+    assert tip.fetch_coins([op(1), op(9)]) == [coin(), None]  # a missing one: the slow path
+    ref.get_coin(op(9))
+    tip.spend_fetched(ops, [c for c in fetched if c is not None])
+    for o in ops:
+        ref.spend_coin(o)
+    assert tip._coins == ref._coins
+    assert tip._flags == ref._flags
+    assert tip.memory_usage() == ref.memory_usage()
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("backend", ["memory", "lmdb"])
+def test_have_any_coin_is_any_have_coin(layers: int, backend: str, tmp_path: Path) -> None:
+    store = MemoryStore() if backend == "memory" else LmdbStore(tmp_path / "db")
+    db = CoinsDB(store)
+    db.batch_write({op(1, 200): coin(), op(2): coin()}, BEST1)
+    view = CoinsCache(db)
+    if layers == 2:
+        view = CoinsCache(view)
+    absent = [op(5, n) for n in range(300)]
+    assert not view.have_any_coin(absent)
+    assert view.have_any_coin([*absent, op(1, 200)])
+    assert view.have_any_coin([op(2)])
+    assert view.have_coin_in_cache(op(2))  # found coins are cached, as have_coin caches them
+    view.spend_coin(op(2))
+    assert not view.have_any_coin([op(2), *absent])  # spent here, unspent in the parent
+    view.add_coin(op(5, 3), coin())
+    assert view.have_any_coin(absent)
+    assert db.have_any_coin([op(1, 200)])
+    assert not db.have_any_coin([])
+    if backend == "lmdb":
+        store.close()
+
+
+def test_store_get_many(tmp_path: Path) -> None:
+    for store in (MemoryStore(), LmdbStore(tmp_path / "db")):
+        store.write_batch({b"a": b"1", b"c": b"3"})
+        assert store.get_many([b"a", b"b", b"c", b"a"]) == [b"1", None, b"3", b"1"]
+        assert store.get_many([]) == []
+        assert store.get_many([b"", b"k" * 600, b"c"]) == [None, None, b"3"]
+        store.close()

@@ -173,3 +173,26 @@ def test_spent_list_must_match_inputs() -> None:
     with pytest.raises(ValueError):
         tx_sigop_cost(tx, [], P2SH | WITNESS)
     assert tx_sigop_cost(tx, [], 0) == 0
+
+
+def test_legacy_count_is_remembered_and_coins_count_like_txouts() -> None:
+    from pyrite.chain.coins import Coin
+
+    p2pkh = bytes.fromhex("76a914") + bytes(20) + bytes.fromhex("88ac")
+    tx = _tx([b"\x01\xac"], [()], [p2pkh, _MULTISIG])
+    assert tx.legacy_sigops_memo == -1
+    n = legacy_sigop_count(tx)
+    assert n == _reference_legacy(tx)
+    assert tx.legacy_sigops_memo == n
+    assert legacy_sigop_count(tx) == n
+    parsed = Tx.from_bytes(tx.serialize())
+    assert parsed == tx
+    assert parsed.legacy_sigops_memo == -1
+    assert legacy_sigop_count(parsed) == n
+    for spk in TEMPLATES + NEAR:
+        spent_tx = _tx([b""], [(b"\x30" * 71, b"\x02" * 33)], [b"\x51"])
+        as_coin = [Coin(5, spk, 3, False)]
+        for flags in (0, P2SH, WITNESS, P2SH | WITNESS):
+            assert tx_sigop_cost(spent_tx, as_coin, flags) == tx_sigop_cost(
+                spent_tx, [TxOut(5, spk)], flags
+            )

@@ -21,6 +21,7 @@ from pyrite.consensus.params import ChainParams, get_params
 from pyrite.consensus.pow import HeaderInfo, PowHeader, check_proof_of_work
 from pyrite.consensus.validation import (
     LOCKTIME_VERIFY_SEQUENCE,
+    NO_SEQUENCE_LOCKS,
     NO_WITNESS_COMMITMENT,
     SEQUENCE_LOCKTIME_DISABLE_FLAG,
     SEQUENCE_LOCKTIME_TYPE_FLAG,
@@ -28,9 +29,11 @@ from pyrite.consensus.validation import (
     accumulate_fees,
     accumulate_sigops_cost,
     bip30_enforced,
+    block_outpoints,
     block_script_flags,
     calculate_sequence_locks,
     check_bip30,
+    check_bip30_outputs,
     check_block,
     check_block_header,
     check_coinbase_amount,
@@ -50,6 +53,7 @@ from pyrite.consensus.validation import (
     script_failure_debug,
     script_failure_error,
     script_failure_reason,
+    sequence_locks_disabled,
     sequence_locks_ok,
     tx_error_in_block,
     witness_commitment_script,
@@ -650,6 +654,17 @@ def test_bip30_helpers() -> None:
     )
     assert err.debug == "tried to overwrite transaction"
 
+    other = spend(outpoint(1), outpoint(2))
+    block = make_block([cb, other])
+    ops = block_outpoints(block)
+    assert ops == [OutPoint(t.txid, n) for t in block.txs for n in range(len(t.vout))]
+    check_bip30_outputs(block, lambda ops: False)
+    err = expect_block_error(
+        lambda: check_bip30_outputs(block, lambda ops: OutPoint(other.txid, 0) in ops),
+        "bad-txns-BIP30",
+    )
+    assert err.debug == "tried to overwrite transaction"
+
 
 def test_script_failure_reason_format() -> None:
     assert script_failure_reason("EVAL_FALSE") == (
@@ -712,6 +727,34 @@ def test_sequence_locks_by_height() -> None:
     # Core compares the version as unsigned: -1 is 0xffffffff >= 2.
     negative = spend(outpoint(1), sequence=10, version=-1)
     assert calculate_sequence_locks(negative, flags, [100], no_mtp) == (109, -1)
+
+
+@pytest.mark.parametrize("version", [-1, 0, 1, 2, 3])
+@pytest.mark.parametrize(
+    "sequences",
+    [
+        (),
+        (0,),
+        (SEQUENCE_LOCKTIME_DISABLE_FLAG,),
+        (0xFFFFFFFF, 0xFFFFFFFD),
+        (0xFFFFFFFD, 10),
+        (SEQUENCE_LOCKTIME_TYPE_FLAG | 3, SEQUENCE_LOCKTIME_DISABLE_FLAG),
+    ],
+)
+@pytest.mark.parametrize("flags", [0, LOCKTIME_VERIFY_SEQUENCE])
+def test_sequence_locks_disabled_means_no_locks(
+    version: int, sequences: tuple[int, ...], flags: int
+) -> None:
+    tx = Tx(
+        version,
+        tuple(TxIn(outpoint(i + 1), b"", seq) for i, seq in enumerate(sequences)),
+        (TxOut(1, b"\x51"),),
+    )
+    locks = calculate_sequence_locks(tx, flags, [50] * len(sequences), lambda h: 1_000_000 + h)
+    if sequence_locks_disabled(tx, flags):
+        assert locks == NO_SEQUENCE_LOCKS
+    else:  # some input can be locked
+        assert locks != NO_SEQUENCE_LOCKS
 
 
 def test_sequence_locks_by_time() -> None:
