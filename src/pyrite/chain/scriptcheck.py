@@ -19,15 +19,18 @@ chunks itself meanwhile, so every core stays busy whatever the split of work.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
+import os
+import pickle
 import signal
+import socket
 import struct
 import time
 from collections import deque
 from collections.abc import Hashable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import Protocol
 
 from pyrite.encoding.bytes import ByteReader, compact_size
@@ -157,20 +160,8 @@ def _worker_check(
     return _check_items(items, flags), time.perf_counter() - t0
 
 
-def _warm_up() -> int:
-    return 0
-
-
-def _init_worker() -> None:
-    """Workers leave Ctrl-C (SIGINT to the whole process group) to the node, which shuts
-    them down in order; otherwise each would print a KeyboardInterrupt traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 #: inputs per chunk of work
 CHUNK_INPUTS = 256
-#: first guess of a worker's seconds per input, until measured
-WORKER_SECONDS_PER_INPUT = 40e-6
 
 
 class _Chunk:
@@ -231,14 +222,73 @@ class _ParallelSession:
         self.checker.failures.pop(self.key, None)
 
 
+class _Worker:
+    """A forked script-check process, its end of a socket pair, and the chunks sent to it
+    (oldest first; it answers them in order)."""
+
+    __slots__ = ("conn", "max_sent", "proc", "sent", "sent_bytes")
+
+    def __init__(self, ctx: multiprocessing.context.ForkContext) -> None:
+        here, there = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(there, here), daemon=True,
+                                name="pyrite-scriptcheck")  # fmt: skip
+        self.proc.start()
+        there.close()
+        self.conn = here
+        self.max_sent = _grow_send_buffer(here)
+        self.sent: deque[tuple[_Chunk, int]] = deque()
+        self.sent_bytes = 0
+
+
+def _grow_send_buffer(conn: Connection) -> int:
+    """Ask for SOCKET_BUFFER bytes of send buffer; returns how much may be left unread."""
+    with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+        # Linux reports twice the usable size
+        usable = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2
+    return max(min(MAX_SENT_BYTES, usable - 64_000), 64_000)
+
+
+def _worker_main(conn: Connection, parent_end: Connection) -> None:
+    """A worker process: answer each chunk with its verdict until told to stop (an empty
+    message) or the node goes away."""
+    parent_end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the node's to handle
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not data:
+            return
+        try:
+            indexes, txs, outputs, flags = pickle.loads(data)
+            failure, seconds = _worker_check(indexes, txs, outputs, flags)
+            answer: tuple[Failure | None, float, str | None] = (failure, seconds, None)
+        except Exception as e:  # a bug: report it to the node rather than die silently
+            answer = (None, 0.0, f"{type(e).__name__}: {e}")
+        conn.send_bytes(pickle.dumps(answer))
+
+
+#: bytes of chunks a worker may have waiting unanswered: enough work to last it while this
+#: process goes from one block's checks to the next (about 2,000 inputs), and less than
+#: the socket buffers (SOCKET_BUFFER, or Linux's default of about 200 KB if the system
+#: caps it lower), so sending never blocks the node
+MAX_SENT_BYTES = 360_000
+SOCKET_BUFFER = 1 << 20
+
+
 class ParallelScriptChecker:
     """The calling process plus ``workers`` processes (``-par=N`` gives N-1 workers).
 
-    Every chunk is submitted to the pool as soon as it is full. When a block's checks
-    are all submitted the calling process takes back, newest first, the chunks no worker
-    has started, and verifies them itself, except for as much work as the workers need
-    to stay busy while this process connects the next block (measured: the time between
-    blocks and the workers' seconds per input). So neither side idles, whatever the mix.
+    Chunks wait in a queue here. Each worker is kept a few chunks ahead (as many as fit in
+    its socket's buffer, about three): whenever this process adds a chunk or finishes one,
+    it collects the workers' answers and tops them up from the oldest chunks. When a block
+    has been connected this process verifies the queued chunks itself, newest first,
+    topping the workers up between chunks. So the workers never wait for work, this
+    process never waits for them except at the very end of a batch, and the share of each
+    follows from their speeds.
     """
 
     def __init__(self, workers: int, chunk_inputs: int = CHUNK_INPUTS) -> None:
@@ -248,10 +298,7 @@ class ParallelScriptChecker:
         self.processes = workers + 1
         self.chunk_inputs = chunk_inputs
         self.failures: dict[Hashable, Failure] = {}
-        self._inflight: deque[tuple[_Chunk, Future[tuple[Failure | None, float]]]] = deque()
-        self._worker_spi = WORKER_SECONDS_PER_INPUT
-        self._gap = 0.0  # seconds this process spends between two blocks' checks
-        self._gap_start: float | None = None
+        self._queue: deque[_Chunk] = deque()
         #: statistics for the log: inputs verified here and by workers, seconds spent waiting
         self.inputs_here = 0
         self.inputs_sent = 0
@@ -259,92 +306,91 @@ class ParallelScriptChecker:
         self.worker_seconds = 0.0
         #: a worker died (killed, out of memory): everything is verified here from then on
         self.broken = False
-        # fork: workers share the parent's pages copy-on-write (about 30 MiB less than
-        # forkserver/spawn, which also start a resource tracker). Create the checker
-        # before any thread exists, as the daemon does.
+        # fork: workers share the parent's pages copy-on-write. Create the checker before
+        # any thread exists, as the daemon does.
         ctx = multiprocessing.get_context("fork")
-        self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker)
-        for f in [self._pool.submit(_warm_up) for _ in range(workers)]:
-            f.result()
+        self._workers = [_Worker(ctx) for _ in range(workers)]
         log.info("Script verification uses %d worker processes", workers)
 
     def begin(self, flags: int, key: Hashable = None) -> ScriptSession:
         return _ParallelSession(self, flags, key)
 
     # --- scheduling ---
-    def _done(self, chunk: _Chunk, fut: Future[tuple[Failure | None, float]]) -> None:
-        try:
-            failure, seconds = fut.result()
-        except BrokenProcessPool:
-            self._pool_broken()
-            self.inputs_here += chunk.inputs
-            _record(self.failures, chunk.key, _check_items(chunk.items, chunk.flags))
-            return
-        _record(self.failures, chunk.key, failure)
-        self.inputs_sent += chunk.inputs
-        self.worker_seconds += seconds
-        if chunk.inputs:
-            self._worker_spi = 0.8 * self._worker_spi + 0.2 * seconds / chunk.inputs
-
-    def _collect(self) -> None:
-        inflight = self._inflight
-        while inflight and inflight[0][1].done():
-            self._done(*inflight.popleft())
+    def _here(self, chunk: _Chunk) -> None:
+        self.inputs_here += chunk.inputs
+        _record(self.failures, chunk.key, _check_items(chunk.items, chunk.flags))
 
     def _pool_broken(self) -> None:
+        """Take back what the workers had; from now on everything is verified here."""
         if not self.broken:
             self.broken = True
             log.info("Warning: a script-check worker process died; checking scripts in this "
                      "process from now on")  # fmt: skip
+        for w in self._workers:
+            while w.sent:
+                self._here(w.sent.popleft()[0])
+            w.sent_bytes = 0
+
+    def _answer(self, worker: _Worker, block: bool) -> bool:
+        """Read one answer from ``worker`` (waiting for it if ``block``); False if none."""
+        try:
+            if not block and not worker.conn.poll():
+                return False
+            failure, seconds, error = pickle.loads(worker.conn.recv_bytes())
+        except (EOFError, OSError):
+            self._pool_broken()
+            return False
+        if error is not None:
+            raise RuntimeError(f"script-check worker failed: {error}")
+        chunk, size = worker.sent.popleft()
+        worker.sent_bytes -= size
+        _record(self.failures, chunk.key, failure)
+        self.inputs_sent += chunk.inputs
+        self.worker_seconds += seconds
+        return True
+
+    def _pump(self) -> None:
+        """Collect the workers' answers and top them up from the oldest queued chunks."""
+        queue = self._queue
+        for w in self._workers:
+            if self.broken:
+                return
+            while w.sent and self._answer(w, block=False):
+                pass
+            while queue and not self.broken:
+                chunk = queue[0]
+                data = pickle.dumps((*chunk.packed(), chunk.flags), protocol=5)
+                if w.sent and w.sent_bytes + len(data) > w.max_sent:
+                    break
+                queue.popleft()
+                w.sent.append((chunk, len(data)))
+                w.sent_bytes += len(data)
+                try:
+                    w.conn.send_bytes(data)
+                except OSError:
+                    self._pool_broken()
 
     def enqueue(self, chunk: _Chunk) -> None:
-        if not self.broken:
-            try:
-                fut = self._pool.submit(_worker_check, *chunk.packed(), chunk.flags)
-            except BrokenProcessPool:
-                self._pool_broken()
-            else:
-                self._inflight.append((chunk, fut))
-                self._collect()
-                return
-        self.inputs_here += chunk.inputs
-        _record(self.failures, chunk.key, _check_items(chunk.items, chunk.flags))
+        self._queue.append(chunk)
+        self._pump()
 
-    def share_work(self, reserve_seconds: float | None = None) -> None:
-        """Verify here the chunks no worker has started, newest first, leaving the workers
-        ``reserve_seconds`` of work (default: what they need to stay busy until the next
-        block's checks arrive)."""
-        now = time.perf_counter()
-        if reserve_seconds is None:
-            if self._gap_start is not None:
-                self._gap = 0.7 * self._gap + 0.3 * (now - self._gap_start)
-            reserve_seconds = self._gap * self.workers
-        inflight = self._inflight
-        while inflight:
-            self._collect()
-            waiting = sum(c.inputs for c, f in inflight if not f.done())
-            if not inflight:
-                break
-            chunk, fut = inflight[-1]
-            if (waiting - chunk.inputs) * self._worker_spi < reserve_seconds:
-                break
-            if not fut.cancel():  # already running or handed to a worker
-                break
-            inflight.pop()
-            self.inputs_here += chunk.inputs
-            _record(self.failures, chunk.key, _check_items(chunk.items, chunk.flags))
-        self._gap_start = time.perf_counter()
+    def share_work(self) -> None:
+        """Verify the queued chunks here, newest first, keeping the workers topped up."""
+        queue = self._queue
+        while queue:
+            self._here(queue.pop())
+            self._pump()
 
     def wait_all(self) -> None:
-        self.share_work(0.0)
+        self.share_work()
         t0 = time.perf_counter()
-        while self._inflight:
-            self._done(*self._inflight.popleft())
+        for w in self._workers:
+            while w.sent and self._answer(w, block=True):
+                pass
         self.waited += time.perf_counter() - t0
 
     def resolve(self) -> dict[Hashable, Failure]:
         self.wait_all()
-        self._gap_start = None
         out, self.failures = self.failures, {}
         return out
 
@@ -360,4 +406,13 @@ class ParallelScriptChecker:
         log.info("Script checks: %d inputs verified by this process, %d by workers (busy "
                  "%.2f s); %.2f s spent waiting for workers", self.inputs_here,
                  self.inputs_sent, self.worker_seconds, self.waited)  # fmt: skip
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._queue.clear()
+        for w in self._workers:
+            with contextlib.suppress(OSError):
+                w.conn.send_bytes(b"")
+            w.conn.close()
+        for w in self._workers:
+            w.proc.join(10)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()

@@ -65,8 +65,9 @@ def test_dead_worker_falls_back_to_this_process() -> None:
     want = _run(SerialScriptChecker(), broken, spent)
     checker = ParallelScriptChecker(1, chunk_inputs=32)
     try:
-        for pid in list(checker._pool._processes or {}):
-            os.kill(pid, signal.SIGKILL)
+        for w in checker._workers:
+            assert w.proc.pid is not None
+            os.kill(w.proc.pid, signal.SIGKILL)
         time.sleep(0.2)
         assert _run(checker, broken, spent) == want
         assert _run(checker, block, spent) is None
