@@ -467,12 +467,7 @@ def check_bip30(block: Block, have_coin: Callable[[OutPoint], bool]) -> None:
 
     ``have_coin`` asks the UTXO view; call this only when :func:`bip30_enforced`.
     """
-    new = tuple.__new__  # OutPoint(txid, n) without the NamedTuple's Python-level __new__
-    for tx in block.txs:
-        txid = tx.txid
-        for n in range(len(tx.vout)):
-            if have_coin(new(OutPoint, (txid, n))):
-                raise _invalid(REASON_BIP30, "tried to overwrite transaction")
+    check_bip30_outputs(block, lambda ops: any(map(have_coin, ops)))
 
 
 def block_outpoints(block: Block) -> list[OutPoint]:
