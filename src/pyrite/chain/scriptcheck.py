@@ -268,7 +268,10 @@ def _worker_main(conn: Connection, parent_end: Connection) -> None:
             answer: tuple[Failure | None, float, str | None] = (failure, seconds, None)
         except Exception as e:  # a bug: report it to the node rather than die silently
             answer = (None, 0.0, f"{type(e).__name__}: {e}")
-        conn.send_bytes(pickle.dumps(answer))
+        try:
+            conn.send_bytes(pickle.dumps(answer))
+        except OSError:  # the node has gone (or closed us down mid-chunk)
+            return
 
 
 #: bytes of chunks a worker may have waiting unanswered: enough work to last it while this
