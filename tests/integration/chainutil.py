@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Self
 
 from pyrite.chain.chainstate import Chainstate
-from pyrite.chain.coins import UtxoStats, compute_utxo_stats
 from pyrite.chain.index import BlockIndexEntry
+from pyrite.chain.utxostats import UtxoStats, compute_utxo_stats
 from pyrite.consensus.merkle import block_merkle_root, block_witness_merkle_root
 from pyrite.consensus.params import ChainParams, get_params
 from pyrite.consensus.pow import check_proof_of_work

@@ -13,7 +13,7 @@ import pytest
 
 from bench.chainfile import read_chain, write_blk_file
 from pyrite.chain.chainstate import Chainstate
-from pyrite.chain.coins import compute_utxo_stats
+from pyrite.chain.utxostats import compute_utxo_stats
 from pyrite.consensus.params import get_params
 from pyrite.primitives import Block
 from tests.conftest import BENCH_CHAIN

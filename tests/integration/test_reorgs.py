@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrite.chain.coins import UtxoStats
+from pyrite.chain.utxostats import UtxoStats
 from pyrite.consensus.subsidy import get_block_subsidy
 from pyrite.primitives import Block, OutPoint, Tx
 from tests.integration.chainutil import ChainBuilder

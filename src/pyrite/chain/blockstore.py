@@ -54,7 +54,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from pyrite.chain.coins import varint, varint_at
+from pyrite.chain.compressor import varint, varint_at
 from pyrite.crypto.hashes import sha256d
 from pyrite.errors import DecodeError, StorageError
 from pyrite.primitives.block import MAX_BLOCK_SERIALIZED_SIZE, Block

@@ -32,7 +32,8 @@ are never added (as in Core). Disconnecting is the reverse
 undo files were fsynced and the block index was written (see
 ``chain/blockstore.py``).
 
-``compute_utxo_stats`` scans the flushed set for ``gettxoutsetinfo``.
+The compact encodings are in ``compressor``; ``utxostats`` scans the flushed set for
+``gettxoutsetinfo``.
 
 Performance: coins are immutable ``__slots__`` objects shared between layers,
 and a cache is two plain dicts keyed by ``OutPoint``; no per-access objects
@@ -41,250 +42,25 @@ are created.
 
 from __future__ import annotations
 
-import hashlib
-import struct
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final, Protocol
 
+from pyrite.chain.compressor import (
+    _VARINT1,
+    MAX_SCRIPT_SIZE,
+    U32_MAX,
+    read_compressed_txout,
+    varint,
+    varint_at,
+    write_compressed_txout,
+)
 from pyrite.chain.kvstore import CHAINSTATE_BEST_BLOCK, CHAINSTATE_COIN, KVStore
-from pyrite.encoding.bytes import ByteReader, compact_size
 from pyrite.errors import DecodeError, PyriteError, StorageError
 from pyrite.primitives.tx import NULL_HASH, OutPoint, Tx, TxOut
-
-MAX_SCRIPT_SIZE = 10_000
-U32_MAX = 0xFFFFFFFF
-U64_MAX = 0xFFFFFFFFFFFFFFFF
-_N_SPECIAL_SCRIPTS = 6
-_P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F  # secp256k1 field
-_U32 = struct.Struct("<I")
-_I64 = struct.Struct("<q")
-_MAX_MONEY = 21_000_000 * 100_000_000
-_POW10: tuple[int, ...] = tuple(10**i for i in range(10))
-#: the script lengths ScriptCompression may store in a special form (P2PKH, P2SH, P2PK)
-_SPECIAL_SCRIPT_SIZES: Final = frozenset((25, 23, 35, 67))
 
 
 class CoinsLogicError(PyriteError):
     """A caller broke a cache invariant (Core throws std::logic_error for these)."""
-
-
-# ---------------------------------------------------------------------------
-# VARINT (serialize.h, VarIntMode::DEFAULT): MSB base-128 with the "+1" trick
-# so every value has exactly one encoding.
-
-
-def varint(n: int) -> bytes:
-    """Encode a non-negative integer as Core's VARINT (mirrors WriteVarInt)."""
-    if n < 0x80:
-        if n < 0:
-            raise ValueError("VARINT of a negative number")
-        return _VARINT1[n]
-    # A k-byte VARINT holds n - (128 + 128**2 + ... + 128**(k-1)) in base 128, big-endian,
-    # 0x80 set on every byte but the last; the digits are spread into bytes in one go.
-    if n < 0x4080:
-        m = n - 0x80
-        return bytes(((m >> 7) | 0x80, m & 0x7F))
-    if n < 0x204080:
-        m = n - 0x4080
-        return (0x808000 | (m << 2) & 0x7F0000 | (m << 1) & 0x7F00 | m & 0x7F).to_bytes(3, "big")
-    if n < 0x10204080:
-        m = n - 0x204080
-        return (
-            0x80808000 | (m << 3) & 0x7F000000 | (m << 2) & 0x7F0000 | (m << 1) & 0x7F00 | m & 0x7F
-        ).to_bytes(4, "big")
-    if n < 0x810204080:
-        m = n - 0x10204080
-        return (
-            0x8080808000
-            | (m << 4) & 0x7F00000000
-            | (m << 3) & 0x7F000000
-            | (m << 2) & 0x7F0000
-            | (m << 1) & 0x7F00
-            | m & 0x7F
-        ).to_bytes(5, "big")
-    # Longer: built last byte first into an integer.
-    acc = n & 0x7F
-    shift = 8
-    while True:
-        n = (n >> 7) - 1
-        acc |= ((n & 0x7F) | 0x80) << shift
-        shift += 8
-        if n <= 0x7F:
-            return acc.to_bytes(shift >> 3, "big")
-
-
-_VARINT1: Final = tuple(bytes((i,)) for i in range(0x80))
-
-
-def varint_at(data: bytes | memoryview, pos: int, max_value: int = U64_MAX) -> tuple[int, int]:
-    """Decode a VARINT at ``data[pos]``; returns (value, next position). Mirrors ReadVarInt."""
-    n = 0
-    end = len(data)
-    while True:
-        if pos >= end:
-            raise DecodeError("truncated VARINT")
-        ch = data[pos]
-        pos += 1
-        if n > (max_value >> 7):
-            raise DecodeError("ReadVarInt(): size too large")
-        n = (n << 7) | (ch & 0x7F)
-        if ch & 0x80:
-            if n == max_value:
-                raise DecodeError("ReadVarInt(): size too large")
-            n += 1
-        else:
-            return n, pos
-
-
-def read_varint(r: ByteReader, max_value: int = U64_MAX) -> int:
-    """Read a VARINT from a ByteReader (mirrors ReadVarInt)."""
-    n, r.pos = varint_at(r.buf, r.pos, max_value)
-    return n
-
-
-# ---------------------------------------------------------------------------
-# Amount and script compression (compressor.cpp)
-
-
-def compress_amount(value: int) -> int:
-    """Mirrors CompressAmount (the value is taken as a uint64)."""
-    n = value & U64_MAX
-    if n == 0:
-        return 0
-    e = 0
-    while n % 10 == 0 and e < 9:
-        n //= 10
-        e += 1
-    if e < 9:
-        d = n % 10
-        n //= 10
-        return (1 + (n * 9 + d - 1) * 10 + e) & U64_MAX
-    return (1 + (n - 1) * 10 + 9) & U64_MAX
-
-
-def decompress_amount(x: int) -> int:
-    """Mirrors DecompressAmount, returning the int64 Core would store in nValue."""
-    if x == 0:
-        return 0
-    x -= 1
-    e = x % 10
-    x //= 10
-    if e < 9:
-        d = x % 9 + 1
-        x //= 9
-        n = x * 10 + d
-    else:
-        n = x + 1
-    n = (n * _POW10[e]) & U64_MAX
-    return n - (1 << 64) if n >> 63 else n
-
-
-def _uncompressed_key_valid(script: bytes) -> bool:
-    """IsFullyValid for a 65-byte 0x04 key at script[1:66]: coordinates below p, on the curve."""
-    x = int.from_bytes(script[2:34], "big")
-    y = int.from_bytes(script[34:66], "big")
-    return x < _P and y < _P and (y * y - x * x * x - 7) % _P == 0
-
-
-def compress_script(script: bytes) -> bytes:
-    """Mirrors ScriptCompression::Ser: a special 21/33-byte form or VARINT(len+6)||script."""
-    n = len(script)
-    if n == 25:
-        if (
-            script[0] == 0x76
-            and script[1] == 0xA9
-            and script[2] == 20
-            and script[23] == 0x88
-            and script[24] == 0xAC
-        ):
-            return b"\x00" + script[3:23]
-    elif n == 23:
-        if script[0] == 0xA9 and script[1] == 20 and script[22] == 0x87:
-            return b"\x01" + script[2:22]
-    elif n == 35:
-        if script[0] == 33 and script[34] == 0xAC and script[1] in (2, 3):
-            return script[1:34]
-    elif n == 67:
-        if (
-            script[0] == 65
-            and script[66] == 0xAC
-            and script[1] == 4
-            and _uncompressed_key_valid(script)
-        ):
-            return bytes((4 | (script[65] & 1),)) + script[2:34]
-    n += _N_SPECIAL_SCRIPTS
-    return (_VARINT1[n] if n < 0x80 else varint(n)) + script
-
-
-def _decompress_special(kind: int, payload: bytes) -> bytes:
-    if kind == 0:
-        return b"\x76\xa9\x14" + payload + b"\x88\xac"
-    if kind == 1:
-        return b"\xa9\x14" + payload + b"\x87"
-    if kind in (2, 3):
-        return b"\x21" + bytes((kind,)) + payload + b"\xac"
-    # 4, 5: an uncompressed key stored as its x coordinate and the parity of y
-    x = int.from_bytes(payload, "big")
-    if x >= _P:
-        raise DecodeError("compressed P2PK x coordinate out of range")
-    y2 = (x * x * x + 7) % _P
-    y = pow(y2, (_P + 1) // 4, _P)
-    if y * y % _P != y2:
-        raise DecodeError("compressed P2PK key is not on the curve")
-    if (y & 1) != (kind & 1):
-        y = _P - y
-    return b"\x41\x04" + payload + y.to_bytes(32, "big") + b"\xac"
-
-
-def _read_compressed_script(data: bytes, pos: int) -> tuple[bytes, int]:
-    """Mirrors ScriptCompression::Unser; returns (script, next position)."""
-    size, pos = varint_at(data, pos, U32_MAX)
-    if size < _N_SPECIAL_SCRIPTS:
-        plen = 20 if size < 2 else 32
-        end = pos + plen
-        if end > len(data):
-            raise DecodeError("truncated compressed script")
-        return _decompress_special(size, data[pos:end]), end
-    size -= _N_SPECIAL_SCRIPTS
-    end = pos + size
-    if end > len(data):
-        raise DecodeError("truncated script")
-    if size > MAX_SCRIPT_SIZE:  # Core keeps a short unspendable stand-in
-        return b"\x6a", end
-    return data[pos:end], end
-
-
-def compress_txout(value: int, script: bytes) -> bytes:
-    """Mirrors TxOutCompression: VARINT(CompressAmount(value)) || compressed script."""
-    return varint(compress_amount(value)) + compress_script(script)
-
-
-def write_compressed_txout(out: bytearray, value: int, script: bytes) -> None:
-    """Append ``compress_txout(value, script)`` to ``out``."""
-    if 0 < value <= _MAX_MONEY and value % 10:  # CompressAmount without trailing zeros
-        a = 1 + (value // 10 * 9 + value % 10 - 1) * 10
-    else:
-        a = compress_amount(value)
-    out += _VARINT1[a] if a < 0x80 else varint(a)
-    n = len(script)
-    if n < 0x7A and n not in _SPECIAL_SCRIPT_SIZES:  # stored as VARINT(len + 6) || script
-        out += _VARINT1[n + _N_SPECIAL_SCRIPTS]
-        out += script
-    else:
-        out += compress_script(script)
-
-
-def read_compressed_txout(data: bytes, pos: int) -> tuple[int, bytes, int]:
-    """Inverse of ``compress_txout`` at ``data[pos]``: (value, script, next position)."""
-    amount, pos = varint_at(data, pos)
-    script, pos = _read_compressed_script(data, pos)
-    return decompress_amount(amount), script, pos
-
-
-def is_unspendable(script: bytes) -> bool:
-    """Mirrors CScript::IsUnspendable: OP_RETURN first, or longer than MAX_SCRIPT_SIZE."""
-    return (len(script) > 0 and script[0] == 0x6A) or len(script) > MAX_SCRIPT_SIZE
 
 
 # ---------------------------------------------------------------------------
@@ -357,7 +133,7 @@ def coin_key(outpoint: OutPoint) -> bytes:
     return CHAINSTATE_COIN + outpoint.txid + (_VARINT1[n] if n < 0x80 else varint(n))
 
 
-def _outpoint_from_key(key: bytes) -> OutPoint:
+def outpoint_from_key(key: bytes) -> OutPoint:
     if len(key) < 34:
         raise DecodeError("short coin key")
     n, pos = varint_at(key, 33, U32_MAX)
@@ -448,7 +224,7 @@ class CoinsDB:
         """Every stored coin in key order (txid bytes, then VARINT(n) bytes)."""
         for key, raw in self.store.iterate(CHAINSTATE_COIN):
             try:
-                yield _outpoint_from_key(key), Coin.deserialize(raw)
+                yield outpoint_from_key(key), Coin.deserialize(raw)
             except DecodeError as e:
                 raise StorageError(f"corrupt coin record {key.hex()}: {e}") from e
 
@@ -778,88 +554,3 @@ def add_coins(cache: CoinsCache, tx: Tx, height: int, check_for_overwrite: bool 
                 flags.setdefault(op, False)
     finally:
         cache._script_bytes = sb
-
-
-# ---------------------------------------------------------------------------
-# gettxoutsetinfo
-
-
-@dataclass(frozen=True, slots=True)
-class UtxoStats:
-    """Figures of ``gettxoutsetinfo`` (mirrors kernel::CCoinsStats, hash_type=hash_serialized_3)."""
-
-    best_block: bytes
-    transactions: int  # distinct txids with unspent outputs
-    txouts: int
-    total_amount: int
-    bogosize: int  # Core's database-independent size figure
-    disk_size: int  # bytes of our stored keys and values (not LMDB's page usage)
-    hash_serialized: bytes  # internal byte order; RPC shows it reversed
-
-
-def bogo_size(script_pubkey: bytes) -> int:
-    """Mirrors GetBogoSize: txid, vout, height/coinbase, amount, 2-byte length, script."""
-    return 32 + 4 + 4 + 8 + 2 + len(script_pubkey)
-
-
-def compute_utxo_stats(db: CoinsDB) -> UtxoStats:
-    """Scan the flushed set like Core's ComputeUTXOStats with HASH_SERIALIZED.
-
-    The hash is SHA256d over, for each coin ordered by txid bytes and then
-    numerically by output index, ``outpoint || u32(height*2+coinbase) ||
-    CTxOut`` (Core's TxOutSer). Key order sorts the index by its VARINT bytes,
-    which is not numeric order, so each txid's outputs are sorted before
-    hashing, as Core does with its std::map. Flush the caches first. The scan
-    is rejected (StorageError) if the best block changes while it runs.
-    """
-    best = db.best_block()
-    h = hashlib.sha256()
-    update = h.update
-    transactions = txouts = total = bogo = disk = 0
-    prev_txid = b""
-    group: list[tuple[int, Coin]] = []
-
-    def apply(txid: bytes) -> None:
-        group.sort(key=lambda t: t[0])
-        for n, c in group:
-            spk = c.script_pubkey
-            code = (c.height << 1) | (1 if c.is_coinbase else 0)
-            update(
-                txid
-                + _U32.pack(n)
-                + _U32.pack(code & U32_MAX)
-                + _I64.pack(c.value)
-                + compact_size(len(spk))
-                + spk
-            )
-
-    for key, raw in db.store.iterate(CHAINSTATE_COIN):
-        try:
-            op = _outpoint_from_key(key)
-            coin = Coin.deserialize(raw)
-        except DecodeError as e:
-            raise StorageError(f"corrupt coin record {key.hex()}: {e}") from e
-        if op.txid != prev_txid:
-            if group:
-                apply(prev_txid)
-                group.clear()
-            transactions += 1
-            prev_txid = op.txid
-        group.append((op.n, coin))
-        txouts += 1
-        total += coin.value
-        bogo += bogo_size(coin.script_pubkey)
-        disk += len(key) + len(raw)
-    if group:
-        apply(prev_txid)
-    if db.best_block() != best:
-        raise StorageError("the UTXO set changed during the scan")
-    return UtxoStats(
-        best_block=best,
-        transactions=transactions,
-        txouts=txouts,
-        total_amount=total,
-        bogosize=bogo,
-        disk_size=disk,
-        hash_serialized=hashlib.sha256(h.digest()).digest(),
-    )

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from pyrite.chain.blockstore import BlockFileInfo, FilePos
-from pyrite.chain.coins import U32_MAX, varint, varint_at
+from pyrite.chain.compressor import U32_MAX, varint, varint_at
 from pyrite.chain.kvstore import (
     INDEX_BLOCK,
     INDEX_FILE_INFO,

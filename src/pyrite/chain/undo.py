@@ -4,7 +4,7 @@ Mirrors Core's undo.h (TxInUndoFormatter, CTxUndo, CBlockUndo) byte for byte:
 
 * a spent coin is ``VARINT(height*2 + coinbase)``, then, for height > 0, a
   dummy ``0`` byte (an old version field; read back as a VARINT), then the
-  compressed txout (``coins.compress_txout``);
+  compressed txout (``compressor.compress_txout``);
 * ``TxUndo`` is a CompactSize count of such coins, in input order;
 * ``BlockUndo`` is a CompactSize count of ``TxUndo``, one per transaction
   except the coinbase, in block order.
@@ -24,12 +24,9 @@ Helpers for the chainstate manager:
 
 from __future__ import annotations
 
-from pyrite.chain.coins import (
+from pyrite.chain.coins import Coin, CoinsCache, CoinsLogicError, add_coins
+from pyrite.chain.compressor import (
     U32_MAX,
-    Coin,
-    CoinsCache,
-    CoinsLogicError,
-    add_coins,
     compress_amount,
     compress_script,
     read_compressed_txout,
@@ -79,7 +76,7 @@ def _read_count(data: bytes, pos: int, min_item: int) -> tuple[int, int]:
 def _write_spent(out: bytearray, spent: list[Coin], heads: dict[int, bytes]) -> None:
     """Append CTxUndo: the count, then per coin (TxInUndoFormatter) VARINT(height*2 +
     coinbase), a dummy version byte for height > 0, and the compressed txout
-    (``coins.write_compressed_txout``, inlined here with its common cases).
+    (``compressor.write_compressed_txout``, inlined here with its common cases).
 
     ``heads`` remembers the bytes before the txout by code (coins spent together
     tend to come from few heights).

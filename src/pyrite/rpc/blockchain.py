@@ -16,9 +16,10 @@ from decimal import Decimal
 from typing import Any, Final
 
 from pyrite.chain.chainstate import Chainstate
-from pyrite.chain.coins import compute_utxo_stats, is_unspendable
+from pyrite.chain.compressor import is_unspendable
 from pyrite.chain.index import BLOCK_FAILED_MASK, BLOCK_VALID_SCRIPTS, BLOCK_VALID_TREE
 from pyrite.chain.index import BlockIndexEntry as Entry
+from pyrite.chain.utxostats import compute_utxo_stats
 from pyrite.consensus.subsidy import get_block_subsidy
 from pyrite.consensus.validation import is_bip30_repeat
 from pyrite.encoding.bytes import compact_size

@@ -10,16 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pyrite.chain.coins import (
-    Coin,
-    CoinsCache,
-    CoinsDB,
-    CoinsLogicError,
-    add_coins,
-    coin_key,
+from pyrite.chain.coins import Coin, CoinsCache, CoinsDB, CoinsLogicError, add_coins, coin_key
+from pyrite.chain.compressor import (
     compress_amount,
     compress_script,
-    compute_utxo_stats,
     decompress_amount,
     read_compressed_txout,
     read_varint,
@@ -27,6 +21,7 @@ from pyrite.chain.coins import (
     varint_at,
 )
 from pyrite.chain.kvstore import LmdbStore, MemoryStore
+from pyrite.chain.utxostats import compute_utxo_stats
 from pyrite.crypto.hashes import sha256d
 from pyrite.crypto.secp import pubkey_from_secret
 from pyrite.encoding.bytes import ByteReader

@@ -15,9 +15,9 @@ import pytest
 
 from bench.chainfile import read_chain
 from pyrite.chain.chainstate import Chainstate
-from pyrite.chain.coins import UtxoStats, compute_utxo_stats
 from pyrite.chain.index import BLOCK_FAILED_CHILD, BLOCK_FAILED_VALID
 from pyrite.chain.scriptcheck import ParallelScriptChecker, ScriptChecker, SerialScriptChecker
+from pyrite.chain.utxostats import UtxoStats, compute_utxo_stats
 from pyrite.consensus.params import get_params
 from pyrite.mining.assembler import solve
 from pyrite.primitives import Block, Tx, TxOut

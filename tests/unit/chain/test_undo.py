@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from pyrite.chain.coins import Coin, CoinsCache, CoinsDB, CoinsLogicError, compress_txout
+from pyrite.chain.coins import Coin, CoinsCache, CoinsDB, CoinsLogicError
+from pyrite.chain.compressor import compress_txout
 from pyrite.chain.kvstore import MemoryStore
 from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo, update_coins
 from pyrite.errors import DecodeError, StorageError
