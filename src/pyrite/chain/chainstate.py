@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import cast
 
 from pyrite.chain.blockstore import BlockStore, FilePos
-from pyrite.chain.coins import Coin, CoinsCache, CoinsDB, add_coins
+from pyrite.chain.coins import Coin, CoinsCache, CoinsDB
 from pyrite.chain.index import (
     BLOCK_FAILED_CHILD,
     BLOCK_FAILED_MASK,
@@ -51,7 +51,7 @@ from pyrite.chain.index import (
 )
 from pyrite.chain.kvstore import LmdbStore
 from pyrite.chain.scriptcheck import ScriptChecker, ScriptSession, SerialScriptChecker
-from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo
+from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo, update_coins
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import ChainParams
 from pyrite.consensus.pow import block_proof
@@ -626,7 +626,6 @@ class Chainstate:
         fees = 0
         sigops = 0
         fetch_coins = view.fetch_coins
-        spend_fetched = view.spend_fetched
         check_tx_inputs = rules.check_tx_inputs
         accumulate_fees = rules.accumulate_fees
         accumulate_sigops_cost = rules.accumulate_sigops_cost
@@ -634,7 +633,7 @@ class Chainstate:
         for tx_index, tx in enumerate(txs):
             if tx.is_coinbase():
                 sigops = accumulate_sigops_cost(sigops, tx_sigop_cost(tx, (), flags))
-                add_coins(view, tx, height)
+                update_coins(view, tx, height)
                 applied.append(tx)
                 continue
             prevouts = [txin.prevout for txin in tx.vin]
@@ -653,12 +652,10 @@ class Chainstate:
             sigops = accumulate_sigops_cost(sigops, tx_sigop_cost(tx, spent, flags))
             if session is not None:
                 session.add(tx_index, tx, [TxOut(c.value, c.script_pubkey) for c in spent])
-            # UpdateCoins: spend the inputs (the coins just fetched are the undo data),
-            # then add the outputs
-            spend_fetched(prevouts, spent)
-            add_coins(view, tx, height)
+            undo = update_coins(view, tx, height, spent)
+            assert undo is not None
             applied.append(tx)
-            undo_txs.append(TxUndo(spent))
+            undo_txs.append(undo)
         rules.check_coinbase_amount(block, fees, height, params)
 
     def _scripts_assumed_valid(self, entry: BlockIndexEntry) -> bool:

@@ -166,10 +166,7 @@ class CoinsDB:
         self.store = store
 
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
-        n = outpoint.n
-        raw = self.store.get(
-            CHAINSTATE_COIN + outpoint.txid + (_VARINT1[n] if n < 0x80 else varint(n))
-        )
+        raw = self.store.get(coin_key(outpoint))
         if raw is None:
             return None
         try:
@@ -182,9 +179,7 @@ class CoinsDB:
 
     def have_any_coin(self, outpoints: Sequence[OutPoint]) -> bool:
         """``any(map(self.have_coin, outpoints))``, with one read of the store."""
-        prefix = CHAINSTATE_COIN
-        v1 = _VARINT1
-        keys = [prefix + txid + (v1[n] if n < 0x80 else varint(n)) for txid, n in outpoints]
+        keys = [coin_key(op) for op in outpoints]
         return self.store.get_many(keys).count(None) != len(keys)
 
     def best_block(self) -> bytes:
@@ -268,21 +263,9 @@ class CoinsCache:
         """The unspent coin at ``outpoint`` (fetched from the parent and cached), or None."""
         coin = self._coins.get(outpoint, _MISSING)
         if coin is _MISSING:
-            parent = self._parent
-            if type(parent) is CoinsCache:  # parent.get_coin(outpoint), inlined
-                coin = parent._coins.get(outpoint, _MISSING)
-                if coin is _MISSING:
-                    coin = parent._parent.get_coin(outpoint)
-                    if coin is None:
-                        return None
-                    parent._coins[outpoint] = coin
-                    parent._script_bytes += len(coin.script_pubkey)
-                elif coin is None:
-                    return None
-            else:
-                coin = parent.get_coin(outpoint)
-                if coin is None:
-                    return None
+            coin = self._parent.get_coin(outpoint)
+            if coin is None:
+                return None
             self._coins[outpoint] = coin
             self._script_bytes += len(coin.script_pubkey)
         return coin
@@ -512,45 +495,8 @@ def add_coins(cache: CoinsCache, tx: Tx, height: int, check_for_overwrite: bool 
     """
     txid = tx.txid
     coinbase = tx.is_coinbase()
-    if check_for_overwrite or type(cache) is not CoinsCache:
-        add = cache.add_coin
-        for i, out in enumerate(tx.vout):
-            op = _new(OutPoint, (txid, i))
-            overwrite = cache.have_coin(op) if check_for_overwrite else coinbase
-            add(op, Coin(out.value, out.script_pubkey, height, coinbase), overwrite)
-        return
-    # CoinsCache.add_coin(op, coin, overwrite=coinbase), inlined
-    coins = cache._coins
-    flags = cache._flags
-    sb = cache._script_bytes
-    try:
-        for i, (value, spk) in enumerate(tx.vout):
-            if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
-                continue  # unspendable: not stored
-            op = _new(OutPoint, (txid, i))
-            if op not in coins:  # the usual case: nothing cached there
-                coins[op] = Coin(value, spk, height, coinbase)
-                sb += len(spk)
-                if coinbase:
-                    flags.setdefault(op, False)
-                else:
-                    flags[op] = True
-                continue
-            old = coins[op]
-            fresh = False
-            if old is not None:
-                if not coinbase:
-                    raise CoinsLogicError(
-                        "Attempted to overwrite an unspent coin (when possible_overwrite is false)"
-                    )
-                sb -= len(old.script_pubkey)
-            elif not coinbase:
-                fresh = op not in flags  # see add_coin
-            coins[op] = Coin(value, spk, height, coinbase)
-            sb += len(spk)
-            if fresh:
-                flags[op] = True
-            else:
-                flags.setdefault(op, False)
-    finally:
-        cache._script_bytes = sb
+    add = cache.add_coin
+    for i, out in enumerate(tx.vout):
+        op = _new(OutPoint, (txid, i))
+        overwrite = cache.have_coin(op) if check_for_overwrite else coinbase
+        add(op, Coin(out.value, out.script_pubkey, height, coinbase), overwrite)

@@ -32,29 +32,10 @@ def varint(n: int) -> bytes:
         if n < 0:
             raise ValueError("VARINT of a negative number")
         return _VARINT1[n]
-    # A k-byte VARINT holds n - (128 + 128**2 + ... + 128**(k-1)) in base 128, big-endian,
-    # 0x80 set on every byte but the last; the digits are spread into bytes in one go.
+    # A two-byte VARINT holds n - 128 in base 128, big-endian, 0x80 set on the first byte.
     if n < 0x4080:
         m = n - 0x80
         return bytes(((m >> 7) | 0x80, m & 0x7F))
-    if n < 0x204080:
-        m = n - 0x4080
-        return (0x808000 | (m << 2) & 0x7F0000 | (m << 1) & 0x7F00 | m & 0x7F).to_bytes(3, "big")
-    if n < 0x10204080:
-        m = n - 0x204080
-        return (
-            0x80808000 | (m << 3) & 0x7F000000 | (m << 2) & 0x7F0000 | (m << 1) & 0x7F00 | m & 0x7F
-        ).to_bytes(4, "big")
-    if n < 0x810204080:
-        m = n - 0x10204080
-        return (
-            0x8080808000
-            | (m << 4) & 0x7F00000000
-            | (m << 3) & 0x7F000000
-            | (m << 2) & 0x7F0000
-            | (m << 1) & 0x7F00
-            | m & 0x7F
-        ).to_bytes(5, "big")
     # Longer: built last byte first into an integer.
     acc = n & 0x7F
     shift = 8

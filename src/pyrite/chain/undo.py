@@ -24,6 +24,8 @@ Helpers for the chainstate manager:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyrite.chain.coins import Coin, CoinsCache, CoinsLogicError, add_coins
 from pyrite.chain.compressor import (
     U32_MAX,
@@ -184,36 +186,30 @@ class BlockUndo:
         return cls(txs)
 
 
-def update_coins(view: CoinsCache, tx: Tx, height: int) -> TxUndo | None:
+def update_coins(
+    view: CoinsCache, tx: Tx, height: int, spent: Sequence[Coin] | None = None
+) -> TxUndo | None:
     """Spend ``tx``'s inputs and add its outputs (mirrors UpdateCoins).
 
     Returns the TxUndo of a non-coinbase transaction, None for a coinbase.
+    ``spent``, when given, lists the coins the inputs spend as ``view`` just returned
+    them (ConnectBlock fetched them to check the inputs); else they are looked up.
     The inputs must exist (the caller checked them, as CheckTxInputs does);
-    a missing one raises CoinsLogicError, and the view is then unusable
-    (drop it, as ConnectBlock drops its view on failure).
+    a missing one raises CoinsLogicError, and the view is then unusable.
     """
     undo: TxUndo | None = None
     if not tx.is_coinbase():
-        spend = view.spend_coin
-        spent: list[Coin] = []
-        coins = view._coins
-        flags = view._flags
-        inline = type(view) is CoinsCache
-        for txin in tx.vin:
-            op = txin.prevout
-            coin = coins.get(op)
-            if inline and coin is not None and op not in flags:
-                # spend_coin of a clean cached coin (the usual case: ConnectBlock fetched
-                # it), inlined: it becomes a DIRTY spent entry
-                view._script_bytes -= len(coin.script_pubkey)
-                coins[op] = None
-                flags[op] = False
-            else:
-                coin = spend(op)
+        if spent is not None:
+            view.spend_fetched([txin.prevout for txin in tx.vin], spent)
+            undo = TxUndo(list(spent))
+        else:
+            coins: list[Coin] = []
+            for txin in tx.vin:
+                coin = view.spend_coin(txin.prevout)
                 if coin is None:
-                    raise CoinsLogicError(f"input {op} is missing or spent")
-            spent.append(coin)
-        undo = TxUndo(spent)
+                    raise CoinsLogicError(f"input {txin.prevout} is missing or spent")
+                coins.append(coin)
+            undo = TxUndo(coins)
     add_coins(view, tx, height)
     return undo
 
