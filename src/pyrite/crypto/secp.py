@@ -139,18 +139,20 @@ def ecdsa_verify_compact(pub: bytes, compact64: bytes, msg32: bytes) -> bool:
 # saves work: an entry is exactly what parsing and hashing that key again would give.
 # Bounded; cleared whole when full (cheaper than tracking recency).
 PUBKEY_MEMO_SIZE = 16384
-_pubkey_memo: dict[bytes, tuple[Any, bytes]] = {}
+_pubkey_memo: dict[bytes, tuple[Any, bytes, bytes, bytes]] = {}
 _xonly_memo: dict[bytes, Any] = {}
 
 
-def pubkey_entry(pub: bytes) -> tuple[Any, bytes]:
-    """(parsed key or None if it does not parse, HASH160 of the serialized key)."""
+def pubkey_entry(pub: bytes) -> tuple[Any, bytes, bytes, bytes]:
+    """(parsed key or None if it does not parse, HASH160 of the serialized key, the
+    P2WPKH script and the P2PKH script paying to that hash)."""
     entry = _pubkey_memo.get(pub)
     if entry is None:
         pk = _new("secp256k1_pubkey *")
         if not _pubkey_parse(_CTX, pk, pub, len(pub)):
             pk = None
-        entry = (pk, ripemd160(_sha256(pub).digest()))
+        h160 = ripemd160(_sha256(pub).digest())
+        entry = (pk, h160, b"\x00\x14" + h160, b"\x76\xa9\x14" + h160 + b"\x88\xac")
         if len(_pubkey_memo) >= PUBKEY_MEMO_SIZE:
             _pubkey_memo.clear()
         _pubkey_memo[pub] = entry
@@ -170,11 +172,11 @@ def _xonly_parsed(xonly32: bytes) -> Any:
 
 
 def ecdsa_verify_parsed(
-    pk: Any, der_sig: bytes, msg32: bytes, strict_der: bool, require_low_s: bool
+    pk: Any, der_sig: bytes, msg32: bytes, strict_der: int, require_low_s: int
 ) -> bool:
-    """Verify with a key from ``pubkey_entry``. ``strict_der`` says the caller checked
-    ``is_strict_der(der_sig)``, so libsecp256k1's DER parser gives what the lax one would;
-    with ``require_low_s`` a high-S signature is refused (False) instead of normalised."""
+    """Verify with a key from ``pubkey_entry``. ``strict_der`` (nonzero) says the caller
+    checked ``is_strict_der(der_sig)``, so libsecp256k1's DER parser gives what the lax one
+    would; with ``require_low_s`` a high-S signature is refused (False) instead of normalised."""
     sg = _new("secp256k1_ecdsa_signature *")
     if strict_der:
         if not _sig_parse_der(_CTX, sg, der_sig, len(der_sig)):
@@ -281,19 +283,19 @@ def taproot_tweak_seckey(secret32: bytes, tweak32: bytes) -> bytes:
     return seckey_tweak_add(seckey_negate_if_odd_y(secret32), tweak32)
 
 
-def is_strict_der(sig: bytes) -> bool:
-    """BIP66 strict DER for a bare signature (no sighash byte); mirrors the core of
-    Core's IsValidSignatureEncoding."""
+def is_valid_signature_encoding(sig: bytes) -> bool:
+    """BIP66 strict DER for a signature with its sighash byte at the end (Core's
+    IsValidSignatureEncoding)."""
     n = len(sig)
-    if n < 8 or n > 72:
+    if n < 9 or n > 73:
         return False
-    if sig[0] != 0x30 or sig[1] != n - 2:
+    if sig[0] != 0x30 or sig[1] != n - 3:
         return False
     len_r = sig[3]
     if 5 + len_r >= n:
         return False
     len_s = sig[5 + len_r]
-    if len_r + len_s + 6 != n:
+    if len_r + len_s + 7 != n:
         return False
     if sig[2] != 0x02 or len_r == 0 or sig[4] & 0x80:
         return False
@@ -302,6 +304,11 @@ def is_strict_der(sig: bytes) -> bool:
     if sig[len_r + 4] != 0x02 or len_s == 0 or sig[len_r + 6] & 0x80:
         return False
     return not (len_s > 1 and sig[len_r + 6] == 0 and not (sig[len_r + 7] & 0x80))
+
+
+def is_strict_der(sig: bytes) -> bool:
+    """BIP66 strict DER for a bare signature (no sighash byte)."""
+    return is_valid_signature_encoding(sig + b"\x01")
 
 
 def is_low_s(der_sig: bytes) -> bool:

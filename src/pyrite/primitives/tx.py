@@ -89,6 +89,8 @@ class Tx:
     #: memo of ``consensus.sigops.legacy_sigop_count`` (-1: not counted yet); the count
     #: depends only on the (immutable) scripts, and CheckBlock and ConnectBlock both need it
     legacy_sigops_memo: int = field(default=-1, init=False, compare=False, repr=False)
+    #: where the output count starts in ``raw`` (-1: not known yet; see ``io_layout``)
+    outputs_at: int = field(default=-1, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.txid:
@@ -159,11 +161,13 @@ class Tx:
         vin = _read_vin(r)
         body_start = start + 4
         vout: list[TxOut] = []
+        outputs_at = r.pos
         if not vin and allow_witness:
             flags = r.u8()
             if flags != 0:
                 body_start = r.pos
                 vin = _read_vin(r)
+                outputs_at = r.pos
                 vout = _read_vout(r)
         else:
             vout = _read_vout(r)
@@ -188,11 +192,20 @@ class Tx:
             txid = wtxid = _sha256(_sha256(raw).digest()).digest()
         if cls is Tx:
             return _new_tx(
-                version, tuple(vin), tuple(vout), locktime, txid, wtxid, len(raw), len(base), raw
+                version,
+                tuple(vin),
+                tuple(vout),
+                locktime,
+                txid,
+                wtxid,
+                len(raw),
+                len(base),
+                raw,
+                outputs_at - start,
             )
-        return cls(
-            version, tuple(vin), tuple(vout), locktime, txid, wtxid, len(raw), len(base), raw
-        )
+        tx = cls(version, tuple(vin), tuple(vout), locktime, txid, wtxid, len(raw), len(base), raw)
+        _set_outputs_at(tx, outputs_at - start)
+        return tx
 
     @classmethod
     def from_bytes(cls, data: bytes, allow_witness: bool = True) -> Tx:
@@ -224,8 +237,9 @@ def _slot_setter(name: str) -> Callable[[Tx, object], None]:
 _set_version, _set_vin, _set_vout, _set_locktime = map(
     _slot_setter, ("version", "vin", "vout", "locktime")
 )
-_set_txid, _set_wtxid, _set_size, _set_base_size, _set_raw, _set_sigops = map(
-    _slot_setter, ("txid", "wtxid", "size", "base_size", "raw", "legacy_sigops_memo")
+_set_txid, _set_wtxid, _set_size, _set_base_size, _set_raw, _set_sigops, _set_outputs_at = map(
+    _slot_setter,
+    ("txid", "wtxid", "size", "base_size", "raw", "legacy_sigops_memo", "outputs_at"),
 )
 
 
@@ -239,6 +253,7 @@ def _new_tx(
     size: int,
     base_size: int,
     raw: bytes,
+    outputs_at: int = -1,
 ) -> Tx:
     """``Tx(...)`` with every field given, at half the cost: the frozen dataclass's
     ``__init__`` sets each field through ``object.__setattr__``; this fills the slots
@@ -254,7 +269,27 @@ def _new_tx(
     _set_base_size(tx, base_size)
     _set_raw(tx, raw)
     _set_sigops(tx, -1)
+    _set_outputs_at(tx, outputs_at)
     return tx
+
+
+def io_layout(tx: Tx) -> tuple[int, int, int]:
+    """Where the inputs start, the output count starts and the outputs end in ``tx.raw``
+    (the parser notes the middle one; for a built transaction it is worked out once)."""
+    raw = tx.raw
+    n_in = len(tx.vin)
+    witness = tx.size != tx.base_size
+    inputs_at = (6 if witness else 4) + (1 if n_in < 0xFD else len(compact_size(n_in)))
+    outputs_at = tx.outputs_at
+    if outputs_at < 0:
+        outputs_at = inputs_at
+        for txin in tx.vin:
+            n = len(txin.script_sig)
+            outputs_at += 40 + n + (1 if n < 0xFD else len(compact_size(n)))
+        _set_outputs_at(tx, outputs_at)
+    end = tx.base_size - 4 + (2 if witness else 0)
+    assert len(raw) >= end
+    return inputs_at, outputs_at, end
 
 
 def _read_count(r: ByteReader) -> int:

@@ -29,33 +29,31 @@ _ENC_FLAGS = DERSIG | LOW_S | STRICTENC
 _U32 = struct.Struct("<I")
 _Q = struct.Struct("<q")
 _sha256 = hashlib.sha256
+_pubkey_memo_get = secp._pubkey_memo.get
 _pubkey_entry = secp.pubkey_entry
 _verify_parsed = secp.ecdsa_verify_parsed
-_is_strict_der = secp.is_strict_der
+_valid_sig_encoding = secp.is_valid_signature_encoding
 _schnorr_verify = secp.schnorr_verify
 
 
 def _sig_ok(sig: bytes, flags: int) -> bool:
-    """The signature passes CheckSignatureEncoding for these flags, LOW_S aside (which
-    ``ecdsa_verify_parsed`` checks); else: slow path. ``sig`` is not empty."""
+    """The signature (with its hash type byte) passes CheckSignatureEncoding for these
+    flags, LOW_S aside (which ``ecdsa_verify_parsed`` checks); else: slow path."""
     if flags & _ENC_FLAGS:
-        if not _is_strict_der(sig[:-1]):
+        if not _valid_sig_encoding(sig):
             return False
-        if flags & STRICTENC and not 1 <= (sig[-1] & 0x7F) <= 3:
-            return False
-    return True
+        return not (flags & STRICTENC and not 1 <= (sig[-1] & 0x7F) <= 3)
+    return 9 <= len(sig) <= 73
 
 
 def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
-    n = len(pub)
-    first = pub[0]
-    if n == 33:
-        return first == 2 or first == 3
-    if n == 65:
-        if segwit and flags & WITNESS_PUBKEYTYPE:
-            return False
-        return first == 4 or (not flags & STRICTENC and (first == 6 or first == 7))
-    return False
+    """The key (which libsecp256k1 parsed, so 33 bytes starting 2 or 3, or 65 bytes
+    starting 4, 6 or 7) passes CheckPubKeyEncoding and the witness key-type rule."""
+    if len(pub) == 33:
+        return True
+    if segwit and flags & WITNESS_PUBKEYTYPE:
+        return False
+    return pub[0] == 4 or not flags & STRICTENC
 
 
 def try_fast_path(
@@ -63,44 +61,36 @@ def try_fast_path(
 ) -> bool:
     """True if input ``n_in`` is a standard spend that certainly verifies under ``flags``."""
     tx: Tx = pre.tx
-    txin = tx.vin[n_in]
+    _, script_sig, _, wit = tx.vin[n_in]
     spk = script_pubkey
     n = len(spk)
     if n == 22 and spk[0] == 0 and spk[1] == 20:  # P2WPKH
-        if not flags & WITNESS or txin.script_sig:
-            return False
-        wit = txin.witness
-        if len(wit) != 2:
+        if not flags & WITNESS or script_sig or len(wit) != 2:
             return False
         sig, pub = wit
-        if not 9 <= len(sig) <= 73 or not pub:
+        entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
+        pk = entry[0]
+        if pk is None or entry[2] != spk:
             return False
-        pk, h160 = _pubkey_entry(pub)
-        if pk is None or h160 != spk[2:]:
+        if not _sig_ok(sig, flags) or (len(pub) != 33 and not _pub_ok(pub, flags, True)):
             return False
-        if not _pub_ok(pub, flags, True) or not _sig_ok(sig, flags):
-            return False
-        hash_type = sig[-1]
-        if hash_type == 1:  # SIGHASH_ALL: per-transaction parts precomputed
-            head, tail = pre.bip143_all_parts()
-            op = txin.prevout
+        if sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
+            head, blanks, tail, _ = pre.bip143_all_parts()
+            p = 41 * n_in
             h = _sha256(
                 _sha256(
-                    b"".join((head, op.txid, _U32.pack(op.n), b"\x19\x76\xa9\x14", spk[2:],
-                              b"\x88\xac", _Q.pack(amount), _U32.pack(txin.sequence), tail))
+                    b"".join((head, blanks[p : p + 36], b"\x19\x76\xa9\x14", entry[1],
+                              b"\x88\xac", _Q.pack(amount), blanks[p + 37 : p + 41], tail))
                 ).digest()
             ).digest()  # fmt: skip
         else:
             script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
-            h = bip143_sighash(script_code, tx, n_in, hash_type, amount, pre)
-        return _verify_parsed(pk, sig[:-1], h, bool(flags & _ENC_FLAGS), bool(flags & LOW_S))
+            h = bip143_sighash(script_code, tx, n_in, sig[-1], amount, pre)
+        return _verify_parsed(pk, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S)
     if n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
-        if not flags & WITNESS or not flags & TAPROOT or txin.script_sig:
+        if not flags & WITNESS or not flags & TAPROOT or script_sig or len(wit) != 1:
             return False
         if pre.spent_outputs is None:
-            return False
-        wit = txin.witness
-        if len(wit) != 1:
             return False
         sig = wit[0]
         if len(sig) == 64:
@@ -117,34 +107,26 @@ def try_fast_path(
         else:
             th = taproot_sighash(pre, n_in, hash_type)
         return th is not None and _schnorr_verify(spk[2:], sig, th)
-    if (
-        n == 25
-        and spk[0] == 0x76
-        and spk[1] == 0xA9
-        and spk[2] == 20
-        and spk[23] == 0x88
-        and spk[24] == 0xAC
-    ):  # P2PKH
-        if txin.witness or (flags & CLEANSTACK and not flags & WITNESS):
+    if n == 25 and spk[0] == 0x76:  # P2PKH, once the key's script matches
+        if wit or (flags & CLEANSTACK and not flags & WITNESS) or not script_sig:
             return False
-        ss = txin.script_sig
-        if not ss:
-            return False
+        ss = script_sig
         slen = ss[0]
         if not 9 <= slen <= 73 or len(ss) < slen + 2:
             return False
         plen = ss[slen + 1]
-        if plen not in (33, 65) or len(ss) != slen + 2 + plen:
+        if len(ss) != slen + 2 + plen or (plen != 33 and plen != 65):
+            return False
+        pub = ss[slen + 2 :]
+        entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
+        pk = entry[0]
+        if pk is None or entry[3] != spk:
             return False
         sig = ss[1 : slen + 1]
-        pub = ss[slen + 2 :]
-        pk, h160 = _pubkey_entry(pub)
-        if pk is None or h160 != spk[3:23]:
-            return False
-        if not _pub_ok(pub, flags, False) or not _sig_ok(sig, flags):
+        if not _sig_ok(sig, flags) or (plen != 33 and not _pub_ok(pub, flags, False)):
             return False
         if ss[: slen + 1] in spk:  # FindAndDelete would change the scriptCode
             return False
         h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
-        return _verify_parsed(pk, sig[:-1], h, bool(flags & _ENC_FLAGS), bool(flags & LOW_S))
+        return _verify_parsed(pk, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S)
     return False

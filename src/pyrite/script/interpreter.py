@@ -182,7 +182,7 @@ class Checker:
 
 def is_valid_signature_encoding(sig: bytes) -> bool:
     """Core's IsValidSignatureEncoding: strict DER (BIP66) plus one hash-type byte."""
-    return len(sig) > 0 and secp.is_strict_der(sig[:-1])
+    return secp.is_valid_signature_encoding(sig)
 
 
 def check_signature_encoding(sig: bytes, flags: int) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pyrite.crypto.hashes import sha256d, tagged_hasher
 from pyrite.encoding.bytes import compact_size
-from pyrite.primitives.tx import Tx, TxOut
+from pyrite.primitives.tx import Tx, TxOut, io_layout
 from pyrite.script.script import remove_codeseparators
 
 SIGHASH_DEFAULT = 0
@@ -30,6 +30,9 @@ _I32 = struct.Struct("<i")
 _Q = struct.Struct("<q")
 _EMPTY_OUT = _Q.pack(-1) + b"\x00"
 _ALL = b"\x01\x00\x00\x00"
+_BLANK = struct.Struct("<32sIxI")  # an input with an empty script: outpoint, 0x00, sequence
+_HASH_TYPE_BYTE = tuple(bytes((i,)) for i in range(256))
+_COUNT_SIZE = {0xFD: 3, 0xFE: 5, 0xFF: 9}  # a compact size's length by its first byte
 
 
 _SIZE1 = tuple(bytes((i,)) for i in range(0xFD))
@@ -48,18 +51,17 @@ class PrecomputedTx:
     """Per-transaction data for signature checks (Core's PrecomputedTransactionData).
 
     ``spent_outputs`` (one TxOut per input) is needed for taproot signature hashes.
+    Most pieces are cut straight from the transaction's serialization (``tx.raw``).
     """
 
     __slots__ = (
         "_amounts",
-        "_h143",
         "_h143_all",
+        "_in_hashes",
         "_legacy_all",
-        "_legacy_parts",
         "_outputs",
-        "_prevouts",
+        "_parts",
         "_scripts",
-        "_sequences",
         "_ser_outputs",
         "_tap_prefix",
         "spent_outputs",
@@ -69,30 +71,56 @@ class PrecomputedTx:
     def __init__(self, tx: Tx, spent_outputs: Sequence[TxOut] | None = None) -> None:
         self.tx = tx
         self.spent_outputs = tuple(spent_outputs) if spent_outputs is not None else None
-        self._prevouts: bytes | None = None
-        self._sequences: bytes | None = None
+        self._parts: tuple[bytes, bytes] | None = None
+        self._in_hashes: tuple[bytes, bytes] | None = None
         self._outputs: bytes | None = None
         self._amounts: bytes | None = None
         self._scripts: bytes | None = None
-        self._h143: tuple[bytes, bytes, bytes] | None = None
         self._ser_outputs: list[bytes] | None = None
-        self._legacy_parts: tuple[bytes, list[bytes], list[bytes], bytes] | None = None
-        self._legacy_all: tuple[bytes, list[bytes], list[bytes], list[bytes], bytes] | None = None
-        self._h143_all: tuple[bytes, bytes] | None = None
-        self._tap_prefix: dict[int, bytes] = {}
+        self._legacy_all: tuple[bytes, bytes, bytes] | None = None
+        self._h143_all: tuple[bytes, bytes, bytes] | None = None
+        self._tap_prefix: bytes | None = None
+
+    def _tx_parts(self) -> tuple[bytes, bytes]:
+        """(``blanks()``, the outputs serialized with their count in front)."""
+        parts = self._parts
+        if parts is None:
+            tx = self.tx
+            raw = tx.raw
+            start, outputs_at, end = io_layout(tx)
+            if outputs_at - start == 41 * len(tx.vin):  # no input has a script
+                blanks = raw[start:outputs_at]
+            else:
+                pack = _BLANK.pack
+                blanks = b"".join([pack(op[0], op[1], seq) for op, _, seq, _ in tx.vin])
+            parts = self._parts = (blanks, raw[outputs_at:end])
+        return parts
+
+    def blanks(self) -> bytes:
+        """Every input serialized with an empty script, back to back (41 bytes each:
+        outpoint, 0x00, sequence). When no input has a script these are the very bytes
+        of the transaction."""
+        return self._tx_parts()[0]
+
+    def _input_hashes(self) -> tuple[bytes, bytes]:
+        """SHA256 of the outpoints and of the sequences, both cut from ``blanks()``."""
+        hashes = self._in_hashes
+        if hashes is None:
+            b = self._tx_parts()[0]
+            if len(b) == 41:
+                prevouts, sequences = b[:36], b[37:]
+            else:
+                prevouts = b"".join([b[p : p + 36] for p in range(0, len(b), 41)])
+                sequences = b"".join([b[p : p + 4] for p in range(37, len(b), 41)])
+            hashes = self._in_hashes = (_sha256(prevouts).digest(), _sha256(sequences).digest())
+        return hashes
 
     # single-SHA256 building blocks (BIP341); BIP143 uses their double hashes
     def sha_prevouts(self) -> bytes:
-        if self._prevouts is None:
-            self._prevouts = _sha256(b"".join(self.legacy_parts()[1])).digest()
-        return self._prevouts
+        return self._input_hashes()[0]
 
     def sha_sequences(self) -> bytes:
-        if self._sequences is None:
-            vin = self.tx.vin
-            seqs = struct.pack(f"<{len(vin)}I", *[i.sequence for i in vin])
-            self._sequences = _sha256(seqs).digest()
-        return self._sequences
+        return self._input_hashes()[1]
 
     def serialized_outputs(self) -> list[bytes]:
         if self._ser_outputs is None:
@@ -100,98 +128,93 @@ class PrecomputedTx:
         return self._ser_outputs
 
     def sha_outputs(self) -> bytes:
-        if self._outputs is None:
-            self._outputs = _sha256(b"".join(self.serialized_outputs())).digest()
-        return self._outputs
+        h = self._outputs
+        if h is None:
+            counted = self._tx_parts()[1]  # skip the count
+            h = self._outputs = _sha256(counted[_COUNT_SIZE.get(counted[0], 1) :]).digest()
+        return h
 
     def sha_amounts(self) -> bytes:
-        if self._amounts is None:
+        h = self._amounts
+        if h is None:
             spent = self.spent_outputs
             assert spent is not None
-            values = struct.pack(f"<{len(spent)}q", *[o.value for o in spent])
-            self._amounts = _sha256(values).digest()
-        return self._amounts
+            values = struct.pack(f"<{len(spent)}q", *[o[0] for o in spent])
+            h = self._amounts = _sha256(values).digest()
+        return h
 
     def sha_scriptpubkeys(self) -> bytes:
-        if self._scripts is None:
-            assert self.spent_outputs is not None
-            self._scripts = _sha256(
-                b"".join([_var_bytes(o.script_pubkey) for o in self.spent_outputs])
-            ).digest()
-        return self._scripts
+        h = self._scripts
+        if h is None:
+            spent = self.spent_outputs
+            assert spent is not None
+            h = self._scripts = _sha256(b"".join([_var_bytes(o[1]) for o in spent])).digest()
+        return h
 
     def bip143_hashes(self) -> tuple[bytes, bytes, bytes]:
-        if self._h143 is None:
-            self._h143 = (
-                _sha256(self.sha_prevouts()).digest(),
-                _sha256(self.sha_sequences()).digest(),
-                _sha256(self.sha_outputs()).digest(),
-            )
-        return self._h143
+        """hashPrevouts, hashSequence and hashOutputs (for every hash type but SINGLE/NONE)."""
+        return self.bip143_all_parts()[3]
 
-    def bip143_all_parts(self) -> tuple[bytes, bytes]:
+    def bip143_all_parts(self) -> tuple[bytes, bytes, bytes, tuple[bytes, bytes, bytes]]:
         """For SIGHASH_ALL: the BIP143 preimage's bytes before the outpoint (version,
-        hashPrevouts, hashSequence) and after the sequence (hashOutputs, locktime, hash type)."""
-        if self._h143_all is None:
-            hp, hs, ho = self.bip143_hashes()
-            self._h143_all = (
-                _I32.pack(self.tx.version) + hp + hs,
-                ho + _U32.pack(self.tx.locktime) + b"\x01\x00\x00\x00",
+        hashPrevouts, hashSequence), ``blanks()`` (which holds each input's outpoint
+        and sequence), the bytes after the sequence (hashOutputs, locktime, hash type)
+        and the three hashes."""
+        parts = self._h143_all
+        if parts is None:
+            sp, ss = self._input_hashes()
+            hp = _sha256(sp).digest()
+            hs = _sha256(ss).digest()
+            ho = _sha256(self.sha_outputs()).digest()
+            raw = self.tx.raw
+            parts = self._h143_all = (
+                raw[:4] + hp + hs,
+                self._tx_parts()[0],
+                ho + raw[-4:] + _ALL,
+                (hp, hs, ho),
             )
-        return self._h143_all
+        return parts
 
     def taproot_keypath_prefix(self, hash_type: int) -> bytes:
         """For a key-path spend without annex and hash type DEFAULT or ALL: the tagged
         SigMsg up to the input index, the same for every input of the transaction."""
-        prefix = self._tap_prefix.get(hash_type)
-        if prefix is None:
-            tx = self.tx
+        prefix = self._tap_prefix
+        if prefix is None or prefix[65] != hash_type:
+            raw = self.tx.raw
+            sp, ss = self._input_hashes()
             prefix = b"".join(
                 (
                     _TAPSIGHASH_TAG,
                     b"\x00",
-                    bytes((hash_type,)),
-                    _I32.pack(tx.version),
-                    _U32.pack(tx.locktime),
-                    self.sha_prevouts(),
+                    _HASH_TYPE_BYTE[hash_type],
+                    raw[:4],  # version
+                    raw[-4:],  # locktime
+                    sp,
                     self.sha_amounts(),
                     self.sha_scriptpubkeys(),
-                    self.sha_sequences(),
+                    ss,
                     self.sha_outputs(),
                     b"\x00",
                 )
             )
-            self._tap_prefix[hash_type] = prefix
+            self._tap_prefix = prefix
         return prefix
 
-    def legacy_all_parts(self) -> tuple[bytes, list[bytes], list[bytes], list[bytes], bytes]:
-        """For legacy SIGHASH_ALL: (version and input count, each input with an empty
-        script, each prevout, each sequence, the outputs with locktime and hash type)."""
-        if self._legacy_all is None:
-            version, prevouts, sequences, locktime = self.legacy_parts()
+    def legacy_all_parts(self) -> tuple[bytes, bytes, bytes]:
+        """For legacy SIGHASH_ALL: (version and input count, ``blanks()``, the outputs
+        with their count, locktime and hash type)."""
+        parts = self._legacy_all
+        if parts is None:
             tx = self.tx
-            self._legacy_all = (
-                version + compact_size(len(tx.vin)),
-                [p + b"\x00" + q for p, q in zip(prevouts, sequences, strict=True)],
-                prevouts,
-                sequences,
-                b"".join((compact_size(len(tx.vout)), *self.serialized_outputs(), locktime, _ALL)),
+            raw = tx.raw
+            blanks, outputs = self._tx_parts()
+            n_in = len(tx.vin)
+            parts = self._legacy_all = (
+                raw[:4] + (_SIZE1[n_in] if n_in < 0xFD else compact_size(n_in)),
+                blanks,
+                outputs + raw[-4:] + _ALL,
             )
-        return self._legacy_all
-
-    def legacy_parts(self) -> tuple[bytes, list[bytes], list[bytes], bytes]:
-        """(version, per-input prevout bytes, per-input sequence bytes, locktime)."""
-        if self._legacy_parts is None:
-            tx = self.tx
-            pack_op = _OUTPOINT.pack
-            pack_u32 = _U32.pack
-            self._legacy_parts = (
-                _I32.pack(tx.version),
-                [pack_op(*i.prevout) for i in tx.vin],
-                [pack_u32(i.sequence) for i in tx.vin],
-                pack_u32(tx.locktime),
-            )
-        return self._legacy_parts
+        return parts
 
 
 def legacy_sighash(
@@ -215,35 +238,26 @@ def legacy_sighash(
     code = remove_codeseparators(script_code)
     code_ser = compact_size(len(code)) + code
     if hash_type == SIGHASH_ALL:  # the common case: per-transaction pieces precomputed
-        head, blanks, prevouts, sequences, tail = pre.legacy_all_parts()
-        return sha256d(
-            b"".join(
-                (
-                    head,
-                    *blanks[:n_in],
-                    prevouts[n_in],
-                    code_ser,
-                    sequences[n_in],
-                    *blanks[n_in + 1 :],
-                    tail,
-                )
-            )
-        )
-    version, prevouts, sequences, locktime = pre.legacy_parts()
-    parts = [version]
+        head, blanks, tail = pre.legacy_all_parts()
+        p = 41 * n_in  # this input's outpoint, then its script instead of 0x00
+        return sha256d(b"".join((head, blanks[: p + 36], code_ser, blanks[p + 37 :], tail)))
+    blanks = pre.blanks()
+    raw = tx.raw
+    parts = [raw[:4]]  # version
+    p = 41 * n_in
     if anyone:
-        parts += [b"\x01", prevouts[n_in], code_ser, sequences[n_in]]
+        parts += [b"\x01", blanks[p : p + 36], code_ser, blanks[p + 37 : p + 41]]
     else:
         parts.append(compact_size(len(tx.vin)))
         zero_seq = single or none
         for k in range(len(tx.vin)):
-            parts.append(prevouts[k])
+            q = 41 * k
             if k == n_in:
-                parts.append(code_ser)
-                parts.append(sequences[k])
+                parts += [blanks[q : q + 36], code_ser, blanks[q + 37 : q + 41]]
+            elif zero_seq:
+                parts += [blanks[q : q + 37], b"\x00\x00\x00\x00"]
             else:
-                parts.append(b"\x00")
-                parts.append(b"\x00\x00\x00\x00" if zero_seq else sequences[k])
+                parts.append(blanks[q : q + 41])
     if none:
         parts.append(b"\x00")
     elif single:
@@ -253,7 +267,7 @@ def legacy_sighash(
     else:
         parts.append(compact_size(len(tx.vout)))
         parts.extend(pre.serialized_outputs())
-    parts.append(locktime)
+    parts.append(raw[-4:])  # locktime
     parts.append(_I32.pack(hash_type))
     return sha256d(b"".join(parts))
 
