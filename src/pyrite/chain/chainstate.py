@@ -571,7 +571,7 @@ class Chainstate:
             rules.check_block(block, params)
         txs = block.txs
         if self._enforce_bip30(entry):
-            rules.check_bip30_outputs(block, view.have_any_coin)
+            rules.check_bip30_outputs(block, view.have_any_output)
         flags = rules.block_script_flags(height, entry.hash, params)
         skip_scripts = self._scripts_assumed_valid(entry)
         session = None if skip_scripts else self.script_checker.begin(flags, entry.hash)

@@ -42,7 +42,8 @@ are created.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, repeat
 from typing import Final, Protocol
 
 from pyrite.chain.compressor import (
@@ -182,6 +183,12 @@ class CoinsDB:
         keys = [coin_key(op) for op in outpoints]
         return self.store.get_many(keys).count(None) != len(keys)
 
+    def have_any_output(self, txs: Sequence[tuple[bytes, int]]) -> bool:
+        """Whether any output of the given transactions (``(txid, number of outputs)``
+        each) is unspent: one seek per transaction, as every coin stored under a txid is
+        an output of that very transaction."""
+        return self.store.any_prefixed([CHAINSTATE_COIN + txid for txid, _ in txs])
+
     def best_block(self) -> bytes:
         """Hash of the block the stored set corresponds to; 32 zero bytes for an empty store."""
         raw = self.store.get(CHAINSTATE_BEST_BLOCK)
@@ -294,6 +301,18 @@ class CoinsCache:
                 if not parent.have_any_coin(outpoints):
                     return False
         return any(map(self.have_coin, outpoints))
+
+    def have_any_output(self, txs: Sequence[tuple[bytes, int]]) -> bool:
+        """Whether any output of the given transactions (``(txid, number of outputs)``
+        each) is unspent: ``have_any_coin`` of all their outpoints, with the parent
+        asked a transaction at a time when none of them is cached here."""
+        if not any(map(self._coins.__contains__, _output_keys(txs))):
+            parent = self._parent
+            if type(parent) is CoinsCache or type(parent) is CoinsDB:
+                if not parent.have_any_output(txs):
+                    return False
+        new = tuple.__new__
+        return any(self.have_coin(new(OutPoint, key)) for key in _output_keys(txs))
 
     def have_coin_in_cache(self, outpoint: OutPoint) -> bool:
         """True if an unspent coin is cached here (no parent lookup)."""
@@ -485,6 +504,12 @@ class CoinsCache:
 
     def dirty_count(self) -> int:
         return len(self._flags)
+
+
+def _output_keys(txs: Iterable[tuple[bytes, int]]) -> Iterator[tuple[bytes, int]]:
+    """``(txid, n)`` for every output of the given ``(txid, number of outputs)``: plain
+    tuples, equal to the outpoints (and built in C)."""
+    return chain.from_iterable(zip(repeat(txid), range(count)) for txid, count in txs)
 
 
 def add_coins(cache: CoinsCache, tx: Tx, height: int, check_for_overwrite: bool = False) -> None:

@@ -54,6 +54,7 @@ and the map can be resized while no transaction is open, as LMDB requires.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import threading
@@ -90,6 +91,10 @@ class KVStore(Protocol):
 
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
         """``[self.get(k) for k in keys]``, in one go."""
+        ...
+
+    def any_prefixed(self, prefixes: Sequence[bytes]) -> bool:
+        """Whether any stored key starts with one of ``prefixes``."""
         ...
 
     def iterate(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
@@ -139,6 +144,15 @@ class MemoryStore:
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
         self._check_open()
         return list(map(self._data.get, keys))
+
+    def any_prefixed(self, prefixes: Sequence[bytes]) -> bool:
+        self._check_open()
+        keys = sorted(self._data)
+        for prefix in prefixes:
+            i = bisect.bisect_left(keys, prefix)
+            if i < len(keys) and keys[i].startswith(prefix):
+                return True
+        return False
 
     def iterate(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         self._check_open()
@@ -249,6 +263,26 @@ class LmdbStore:
         if self._rtxn is not None:
             txn, self._rtxn = self._rtxn, None
             txn.abort()
+
+    def any_prefixed(self, prefixes: Sequence[bytes]) -> bool:
+        """Whether any key starts with one of ``prefixes`` (one seek each, in one read)."""
+        if not prefixes:
+            return False
+        with self._lock:
+            try:
+                txn = self._rtxn
+                if txn is None:
+                    txn = self._rtxn = self._env.begin()
+                cur = txn.cursor()
+                set_range = cur.set_range
+                key = cur.key
+                for prefix in prefixes:
+                    if set_range(prefix) and key()[: len(prefix)] == prefix:
+                        return True
+                return False
+            except lmdb.Error as e:
+                self._drop_read_txn()
+                raise StorageError(f"{self._path}: read failed: {e}") from e
 
     def iterate(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """Ordered prefix scan in chunks of short read transactions.

@@ -68,7 +68,6 @@ __all__ = [
     "WITNESS_COMMITMENT_HEADER",
     "PrevBlockInfo",
     "bip30_enforced",
-    "block_outpoints",
     "block_script_flags",
     "check_bip30",
     "check_bip30_outputs",
@@ -467,25 +466,18 @@ def check_bip30(block: Block, have_coin: Callable[[OutPoint], bool]) -> None:
 
     ``have_coin`` asks the UTXO view; call this only when :func:`bip30_enforced`.
     """
-    check_bip30_outputs(block, lambda ops: any(map(have_coin, ops)))
+    check_bip30_outputs(
+        block, lambda txs: any(have_coin(OutPoint(t, n)) for t, count in txs for n in range(count))
+    )
 
 
-def block_outpoints(block: Block) -> list[OutPoint]:
-    """The outpoint of every output of the block, in block order."""
-    new = tuple.__new__  # OutPoint(txid, n) without the NamedTuple's Python-level __new__
-    ops: list[OutPoint] = []
-    append = ops.append
-    for tx in block.txs:
-        txid = tx.txid
-        for n in range(len(tx.vout)):
-            append(new(OutPoint, (txid, n)))
-    return ops
-
-
-def check_bip30_outputs(block: Block, any_unspent: Callable[[list[OutPoint]], bool]) -> None:
-    """:func:`check_bip30` with one question to the UTXO view: ``any_unspent(ops)`` must
-    be ``any(map(have_coin, ops))`` (the view may answer for all of them at once)."""
-    if any_unspent(block_outpoints(block)):
+def check_bip30_outputs(
+    block: Block, any_unspent: Callable[[list[tuple[bytes, int]]], bool]
+) -> None:
+    """:func:`check_bip30` with one question to the UTXO view: ``any_unspent(txs)`` gets
+    ``(txid, number of outputs)`` per transaction and must tell whether any of those
+    outputs is unspent (the view may answer a whole transaction at once)."""
+    if any_unspent([(tx.txid, len(tx.vout)) for tx in block.txs]):
         raise _invalid(REASON_BIP30, "tried to overwrite transaction")
 
 

@@ -78,7 +78,7 @@ class PrecomputedTx:
         self._scripts: bytes | None = None
         self._ser_outputs: list[bytes] | None = None
         self._legacy_all: tuple[bytes, bytes, bytes] | None = None
-        self._h143_all: tuple[bytes, bytes, bytes] | None = None
+        self._h143_all: tuple[bytes, bytes, bytes, tuple[bytes, bytes, bytes]] | None = None
         self._tap_prefix: bytes | None = None
 
     def _tx_parts(self) -> tuple[bytes, bytes]:

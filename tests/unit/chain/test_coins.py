@@ -536,10 +536,52 @@ def test_have_any_coin_is_any_have_coin(layers: int, backend: str, tmp_path: Pat
         store.close()
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("backend", ["memory", "lmdb"])
+def test_have_any_output_is_any_have_coin(layers: int, backend: str, tmp_path: Path) -> None:
+    """BIP30's question, asked a transaction at a time, gives what asking every outpoint
+    one by one gives, through any stack of caches."""
+    store = MemoryStore() if backend == "memory" else LmdbStore(tmp_path / "db")
+    db = CoinsDB(store)
+    db.batch_write({op(1, 200): coin(), op(2): coin(), op(3, 1): coin()}, BEST1)
+    view = CoinsCache(db)
+    if layers == 2:
+        view = CoinsCache(view)
+
+    def outputs(*txs: tuple[int, int]) -> list[tuple[bytes, int]]:
+        return [(op(t).txid, count) for t, count in txs]
+
+    def reference(txs: list[tuple[bytes, int]]) -> bool:
+        return any(view.have_coin(OutPoint(t, n)) for t, count in txs for n in range(count))
+
+    for txs in (outputs((5, 300)), outputs((5, 3), (1, 201)), outputs((2, 1)),
+                outputs((3, 1), (4, 1)), outputs((3, 2)), outputs()):  # fmt: skip
+        assert view.have_any_output(txs) == reference(txs), txs
+    assert db.have_any_output(outputs((1, 201)))
+    assert not db.have_any_output(outputs((4, 9)))
+    view.spend_coin(op(2))
+    assert not view.have_any_output(outputs((2, 1), (5, 300)))  # spent here, not in the parent
+    view.add_coin(op(5, 3), coin())
+    assert view.have_any_output(outputs((5, 4)))
+    if backend == "lmdb":
+        store.close()
+
+
 def test_store_get_many(tmp_path: Path) -> None:
     for store in (MemoryStore(), LmdbStore(tmp_path / "db")):
         store.write_batch({b"a": b"1", b"c": b"3"})
         assert store.get_many([b"a", b"b", b"c", b"a"]) == [b"1", None, b"3", b"1"]
         assert store.get_many([]) == []
         assert store.get_many([b"", b"k" * 600, b"c"]) == [None, None, b"3"]
+        store.close()
+
+
+def test_store_any_prefixed(tmp_path: Path) -> None:
+    for store in (MemoryStore(), LmdbStore(tmp_path / "db")):
+        assert not store.any_prefixed([b"a"])
+        store.write_batch({b"ab": b"1", b"cd": b"3"})
+        assert store.any_prefixed([b"a"])
+        assert store.any_prefixed([b"x", b"cd"])
+        assert not store.any_prefixed([b"b", b"abc", b"ce", b"d"])
+        assert not store.any_prefixed([])
         store.close()
