@@ -651,7 +651,8 @@ class Chainstate:
                 )  # fmt: skip
             sigops = accumulate_sigops_cost(sigops, tx_sigop_cost(tx, spent, flags))
             if session is not None:
-                session.add(tx_index, tx, [TxOut(c.value, c.script_pubkey) for c in spent])
+                # a Coin starts with the fields of its TxOut: the coins serve as they are
+                session.add(tx_index, tx, cast("list[TxOut]", spent))
             undo = update_coins(view, tx, height, spent)
             assert undo is not None
             applied.append(tx)

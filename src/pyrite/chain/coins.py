@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, repeat
-from typing import Final, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from pyrite.chain.compressor import (
     _VARINT1,
@@ -68,34 +68,19 @@ class CoinsLogicError(PyriteError):
 # Coin
 
 
-class Coin:
+class Coin(NamedTuple):
     """An unspent output with the height and coinbase flag of its transaction.
 
-    Immutable by convention (instances are shared between cache layers).
+    A tuple (cheap to build, immutable, shared between cache layers) whose first two
+    fields are those of the TxOut it holds, so it can stand for that output wherever an
+    output's ``value`` and ``script_pubkey`` are read (script checks take the spent
+    coins as they are).
     """
-
-    __slots__ = ("height", "is_coinbase", "script_pubkey", "value")
 
     value: int
     script_pubkey: bytes
     height: int
     is_coinbase: bool
-
-    def __init__(self, value: int, script_pubkey: bytes, height: int, is_coinbase: bool) -> None:
-        self.value = value
-        self.script_pubkey = script_pubkey
-        self.height = height
-        self.is_coinbase = is_coinbase
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Coin):
-            return NotImplemented
-        return (
-            self.value == other.value
-            and self.script_pubkey == other.script_pubkey
-            and self.height == other.height
-            and self.is_coinbase == other.is_coinbase
-        )
 
     def __repr__(self) -> str:
         return (
@@ -524,4 +509,4 @@ def add_coins(cache: CoinsCache, tx: Tx, height: int, check_for_overwrite: bool 
     for i, out in enumerate(tx.vout):
         op = _new(OutPoint, (txid, i))
         overwrite = cache.have_coin(op) if check_for_overwrite else coinbase
-        add(op, Coin(out.value, out.script_pubkey, height, coinbase), overwrite)
+        add(op, _new(Coin, (out.value, out.script_pubkey, height, coinbase)), overwrite)

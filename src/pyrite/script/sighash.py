@@ -139,7 +139,7 @@ class PrecomputedTx:
         if h is None:
             spent = self.spent_outputs
             assert spent is not None
-            values = struct.pack(f"<{len(spent)}q", *[o[0] for o in spent])
+            values = struct.pack(f"<{len(spent)}q", *[o.value for o in spent])
             h = self._amounts = _sha256(values).digest()
         return h
 
@@ -148,7 +148,8 @@ class PrecomputedTx:
         if h is None:
             spent = self.spent_outputs
             assert spent is not None
-            h = self._scripts = _sha256(b"".join([_var_bytes(o[1]) for o in spent])).digest()
+            scripts = b"".join([_var_bytes(o.script_pubkey) for o in spent])
+            h = self._scripts = _sha256(scripts).digest()
         return h
 
     def bip143_hashes(self) -> tuple[bytes, bytes, bytes]:
