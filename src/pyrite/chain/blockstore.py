@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pyrite.chain.compressor import varint, varint_at
+from pyrite.consensus.merkle import block_merkle_root
 from pyrite.crypto.hashes import sha256d
 from pyrite.errors import DecodeError, StorageError
 from pyrite.primitives.block import MAX_BLOCK_SERIALIZED_SIZE, Block
@@ -172,17 +173,6 @@ class BlockFileInfo:
         return cls(*vals)
 
 
-def _merkle_root(hashes: list[bytes]) -> bytes:
-    """Merkle root of txids (Core's ComputeMerkleRoot, without the mutation flag)."""
-    if not hashes:
-        return bytes(32)
-    while len(hashes) > 1:
-        if len(hashes) & 1:
-            hashes.append(hashes[-1])
-        hashes = [sha256d(hashes[i] + hashes[i + 1]) for i in range(0, len(hashes), 2)]
-    return hashes[0]
-
-
 class ScannedBlock(NamedTuple):
     """A block found by ``scan_blocks_in_file``: payload offset, raw bytes, parsed block."""
 
@@ -229,9 +219,7 @@ def scan_blocks_in_file(
                 block = Block.from_bytes(raw)
             except DecodeError:
                 block = None
-            if block is None or _merkle_root([tx.txid for tx in block.txs]) != (
-                block.header.merkle_root
-            ):
+            if block is None or block_merkle_root(block)[0] != block.header.merkle_root:
                 skipped += 1
                 pos = i + 1
                 continue

@@ -12,7 +12,7 @@ detects the ambiguity. A block with a mutated tree must be rejected as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from hashlib import sha256 as _sha256
 from operator import eq
 
@@ -38,6 +38,11 @@ def _next_level(level: list[bytes]) -> list[bytes]:
     return [h(h(a + b).digest()).digest() for a, b in zip(pairs, pairs)]  # noqa: B905
 
 
+_set_merkle_memo: Callable[[Block, tuple[bytes, bool]], None] = Block.__dict__[
+    "merkle_memo"
+].__set__
+
+
 def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
     """Return ``(root, mutated)`` for the given leaves (Core's ComputeMerkleRoot).
 
@@ -58,8 +63,13 @@ def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:
 
 
 def block_merkle_root(block: Block) -> tuple[bytes, bool]:
-    """Merkle root over the block's txids, plus Core's ``mutated`` flag."""
-    return merkle_root([tx.txid for tx in block.txs])
+    """Merkle root over the block's txids, plus Core's ``mutated`` flag (computed once
+    per block object)."""
+    memo = block.merkle_memo
+    if memo is None:
+        memo = merkle_root([tx.txid for tx in block.txs])
+        _set_merkle_memo(block, memo)
+    return memo
 
 
 def block_witness_merkle_root(block: Block) -> bytes:

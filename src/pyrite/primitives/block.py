@@ -60,6 +60,11 @@ class BlockHeader:
 class Block:
     header: BlockHeader
     txs: tuple[Tx, ...]
+    #: memo of ``consensus.merkle.block_merkle_root`` (the transactions never change):
+    #: loading a block file checks the root to find blocks, CheckBlock checks it again
+    merkle_memo: tuple[bytes, bool] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     @property
     def hash(self) -> bytes:

@@ -12,7 +12,6 @@ from pyrite.chain.blockstore import (
     BlockFileInfo,
     BlockStore,
     FilePos,
-    _merkle_root,
     iter_blocks_in_file,
     scan_blocks_in_file,
 )
@@ -27,6 +26,7 @@ from pyrite.chain.index import (
 )
 from pyrite.chain.kvstore import LmdbStore, MemoryStore
 from pyrite.chain.undo import BlockUndo, apply_coin_undo, update_coins
+from pyrite.consensus.merkle import merkle_root
 from pyrite.crypto.hashes import sha256d
 from pyrite.errors import StorageError
 from pyrite.primitives import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut
@@ -260,7 +260,8 @@ def _chain_of_blocks(n: int) -> list[Block]:
         if spendable is not None:
             txs.append(Tx(2, (TxIn(spendable),), (TxOut(10**8 - height, P2PKH),)))
         spendable = OutPoint(txs[-1].txid, 0)
-        header = BlockHeader(1, prev_hash, _merkle_root([t.txid for t in txs]), 1000 + height, 1, 0)
+        root = merkle_root([t.txid for t in txs])[0]
+        header = BlockHeader(1, prev_hash, root, 1000 + height, 1, 0)
         blocks.append(Block(header, tuple(txs)))
         prev_hash = header.hash
     return blocks
