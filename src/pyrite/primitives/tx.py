@@ -149,8 +149,11 @@ class Tx:
         return w.getvalue()
 
     @classmethod
-    def read(cls, r: ByteReader, allow_witness: bool = True) -> Tx:
-        """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling)."""
+    def read(cls, r: ByteReader, allow_witness: bool = True, hash_ids: bool = True) -> Tx:
+        """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling).
+
+        ``hash_ids=False`` leaves ``txid`` and ``wtxid`` empty, for a caller that only
+        checks scripts (a script-check worker) and need not hash the transaction."""
         start = r.pos
         buf = r.buf
         if start + 4 > r.end:
@@ -183,13 +186,17 @@ class Tx:
         locktime: int = _U32.unpack_from(buf, end - 4)[0]
         r.pos = end
         raw = bytes(buf[start:end])
-        if body_start != start + 4:  # witness serialization: strip marker/flag and witnesses
-            base = raw[:4] + bytes(buf[body_start:body_end]) + raw[-4:]
-            txid = _sha256(_sha256(base).digest()).digest()
-            wtxid = _sha256(_sha256(raw).digest()).digest()
-        else:
-            base = raw
-            txid = wtxid = _sha256(_sha256(raw).digest()).digest()
+        if body_start == start + 4:
+            base_size = len(raw)
+            txid = wtxid = _sha256(_sha256(raw).digest()).digest() if hash_ids else b""
+        else:  # witness serialization: the txid's bytes lack marker, flag and witnesses
+            base_size = 8 + body_end - body_start
+            if hash_ids:
+                base = raw[:4] + bytes(buf[body_start:body_end]) + raw[-4:]
+                txid = _sha256(_sha256(base).digest()).digest()
+                wtxid = _sha256(_sha256(raw).digest()).digest()
+            else:
+                txid = wtxid = b""
         if cls is Tx:
             return _new_tx(
                 version,
@@ -199,11 +206,11 @@ class Tx:
                 txid,
                 wtxid,
                 len(raw),
-                len(base),
+                base_size,
                 raw,
                 outputs_at - start,
             )
-        tx = cls(version, tuple(vin), tuple(vout), locktime, txid, wtxid, len(raw), len(base), raw)
+        tx = cls(version, tuple(vin), tuple(vout), locktime, txid, wtxid, len(raw), base_size, raw)
         _set_outputs_at(tx, outputs_at - start)
         return tx
 

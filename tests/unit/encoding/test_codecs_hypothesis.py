@@ -30,6 +30,7 @@ from pyrite.encoding.address import (
 from pyrite.encoding.bytes import MAX_SIZE, ByteReader, ByteWriter, compact_size, read_compact_size
 from pyrite.errors import DecodeError
 from pyrite.primitives import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut
+from pyrite.primitives.tx import io_layout
 from pyrite.wallet.bip32 import ExtKey, parse_path
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -335,6 +336,16 @@ def test_tx_roundtrip(tx: Tx) -> None:
     assert stripped == _strip_witness(tx)
     assert stripped.txid == tx.txid
     assert Tx.from_bytes(base) == _strip_witness(tx)  # vin is non-empty: no marker ambiguity
+    # what the parser notes for signature hashes matches a built transaction's layout
+    assert io_layout(back) == io_layout(tx)
+    # a script-check worker's parse: the same transaction, without hashing its ids
+    quick = Tx.read(ByteReader(raw), hash_ids=False)
+    assert quick == tx and (quick.txid, quick.wtxid) == (b"", b"")
+    assert (quick.size, quick.base_size, quick.outputs_at) == (
+        tx.size,
+        tx.base_size,
+        back.outputs_at,
+    )
 
 
 @SLOW
