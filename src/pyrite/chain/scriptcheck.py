@@ -11,10 +11,14 @@ A verdict is the first failing input found, as ``(tx index in block, input index
 error name)``, or None when every input verifies; when several inputs fail it is the
 lowest (tx, input), where Core's check queue reports one of them.
 
-The parallel checker cuts sessions into chunks of about ``CHUNK_INPUTS`` inputs. It keeps
-a few chunks in flight per worker process (raw transaction bytes and the spent outputs
-are sent; the worker parses and verifies) and the calling process verifies the queued
-chunks itself meanwhile, so every core stays busy whatever the split of work.
+The parallel checker runs the scripts of each input in the calling process up to the
+signature check: a standard spend (P2PKH, P2WPKH, P2TR key path) leaves a *signature
+check* (key, signature, signature hash), any other input is verified there and then. The
+signature checks, which are most of the work, are cut into chunks of about
+``CHUNK_INPUTS``. The checker keeps a few chunks in flight per worker process and
+verifies the queued chunks itself meanwhile, so every core stays busy whatever the split
+of work. A failed signature check is handed to the script interpreter, whose error is
+the verdict.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ from collections.abc import Hashable, Sequence
 from multiprocessing.connection import Connection
 from typing import Protocol
 
-from pyrite.encoding.bytes import ByteReader
 from pyrite.primitives import Block, Tx, TxOut
+from pyrite.script.errors import ScriptError
+from pyrite.script.fastpath import SigCheck, run_signature_check
 from pyrite.script.sighash import PrecomputedTx
-from pyrite.script.verify import verify_tx_inputs
+from pyrite.script.verify import verify_input_slow, verify_tx_inputs
 
 log = logging.getLogger("pyrite.validation")
 
@@ -140,50 +145,65 @@ class SerialScriptChecker:
         pass
 
 
-def _worker_check(
-    indexes: list[int], txs: bytes, outputs: list[tuple[int, bytes]], flags: int
-) -> tuple[Failure | None, float]:
-    """Runs in a worker process: parse the transactions (serialized back to back; their
-    ids are not needed here) and verify every input against the outputs it spends
-    (``(value, script)`` per input, in order). Returns the verdict and the seconds it took."""
+def _run_checks(checks: list[tuple[int, list[SigCheck]]]) -> tuple[int, int] | None:
+    """Perform signature checks (per transaction: its index in the block and the checks
+    of its inputs, in order); returns (tx index, input index) of the first that fails."""
+    run = run_signature_check
+    for tx_index, tx_checks in checks:
+        for check in tx_checks:
+            if not run(check):
+                return tx_index, check[0]
+    return None
+
+
+def _worker_check(checks: list[tuple[int, list[SigCheck]]]) -> tuple[tuple[int, int] | None, float]:
+    """Runs in a worker process: ``_run_checks``, and the seconds it took."""
     t0 = time.perf_counter()
-    tr = ByteReader(txs)
-    items: list[Item] = []
-    pos = 0
-    new = tuple.__new__
-    for index in indexes:
-        tx = Tx.read(tr, hash_ids=False)
-        end = pos + len(tx.vin)
-        items.append((index, tx, [new(TxOut, out) for out in outputs[pos:end]]))
-        pos = end
-    return _check_items(items, flags), time.perf_counter() - t0
+    return _run_checks(checks), time.perf_counter() - t0
 
 
-#: inputs per chunk of work
+#: signature checks per chunk of work
 CHUNK_INPUTS = 256
 
 
 class _Chunk:
-    __slots__ = ("flags", "inputs", "items", "key")
+    """Signature checks of one session, left by the fast paths (see ``_ParallelSession``),
+    with each transaction's precomputed data in case a check fails."""
+
+    __slots__ = ("checks", "flags", "inputs", "key", "pres")
 
     def __init__(self, key: Hashable, flags: int) -> None:
         self.key = key
         self.flags = flags
-        self.items: list[Item] = []
+        self.checks: list[tuple[int, list[SigCheck]]] = []
+        self.pres: dict[int, PrecomputedTx] = {}
         self.inputs = 0
 
-    def packed(self) -> tuple[list[int], bytes, list[tuple[int, bytes]]]:
-        """What a worker gets (see ``_worker_check``); pickle handles bytes, ints and plain
-        tuples in C (an output's first two fields, sliced off, are a plain tuple)."""
-        items = self.items
-        return (
-            [index for index, _, _ in items],
-            b"".join([tx.raw for _, tx, _ in items]),
-            [out[:2] for _, _, outs in items for out in outs],
-        )
+    def verdict(self, failed: tuple[int, int] | None) -> Failure | None:
+        """The failure for a failed check: the interpreter runs that input again for
+        Core's error name (the fast path found the signature invalid; the interpreter
+        will too, and its verdict is the one that counts)."""
+        if failed is None:
+            return None
+        tx_index, n_in = failed
+        pre = self.pres[tx_index]
+        spent = pre.spent_outputs
+        assert spent is not None
+        out = spent[n_in]
+        try:
+            verify_input_slow(pre, n_in, out.script_pubkey, out.value, self.flags)
+        except ScriptError as e:
+            return tx_index, n_in, e.code
+        log.warning("Signature check of input %d of transaction %d failed, but the script "
+                    "interpreter accepts the input", n_in, tx_index)  # fmt: skip
+        return None
 
 
 class _ParallelSession:
+    """The main process computes each input's signature hash (the fast paths, which need
+    the parsed transaction and its precomputed data) and verifies inputs of any other
+    shape at once; the signature checks themselves go out in chunks."""
+
     def __init__(self, checker: ParallelScriptChecker, flags: int, key: Hashable) -> None:
         self.checker = checker
         self.flags = flags
@@ -191,15 +211,22 @@ class _ParallelSession:
         self.chunk = _Chunk(key, flags)
 
     def add(self, tx_index: int, tx: Tx, spent: list[TxOut]) -> None:
-        chunk = self.chunk
-        chunk.items.append((tx_index, tx, spent))
-        chunk.inputs += len(spent)
-        if chunk.inputs >= self.checker.chunk_inputs:
-            self.checker.enqueue(chunk)
-            self.chunk = _Chunk(self.key, self.flags)
+        pre = PrecomputedTx(tx, spent)
+        checks: list[SigCheck] = []
+        bad = verify_tx_inputs(pre, self.flags, checks)
+        if bad is not None:
+            _record(self.checker.failures, self.key, (tx_index, bad[0], bad[1]))
+        if checks:
+            chunk = self.chunk
+            chunk.checks.append((tx_index, checks))
+            chunk.pres[tx_index] = pre
+            chunk.inputs += len(checks)
+            if chunk.inputs >= self.checker.chunk_inputs:
+                self.checker.enqueue(chunk)
+                self.chunk = _Chunk(self.key, self.flags)
 
     def _close_chunk(self) -> None:
-        if self.chunk.items:
+        if self.chunk.checks:
             self.checker.enqueue(self.chunk)
             self.chunk = _Chunk(self.key, self.flags)
 
@@ -259,9 +286,8 @@ def _worker_main(conn: Connection, parent_end: Connection) -> None:
         if not data:
             return
         try:
-            indexes, txs, outputs, flags = pickle.loads(data)
-            failure, seconds = _worker_check(indexes, txs, outputs, flags)
-            answer: tuple[Failure | None, float, str | None] = (failure, seconds, None)
+            failed, seconds = _worker_check(pickle.loads(data))
+            answer: tuple[tuple[int, int] | None, float, str | None] = (failed, seconds, None)
         except Exception as e:  # a bug: report it to the node rather than die silently
             answer = (None, 0.0, f"{type(e).__name__}: {e}")
         try:
@@ -317,7 +343,7 @@ class ParallelScriptChecker:
     # --- scheduling ---
     def _here(self, chunk: _Chunk) -> None:
         self.inputs_here += chunk.inputs
-        _record(self.failures, chunk.key, _check_items(chunk.items, chunk.flags))
+        _record(self.failures, chunk.key, chunk.verdict(_run_checks(chunk.checks)))
 
     def _pool_broken(self) -> None:
         """Take back what the workers had; from now on everything is verified here."""
@@ -335,7 +361,7 @@ class ParallelScriptChecker:
         try:
             if not block and not worker.conn.poll():
                 return False
-            failure, seconds, error = pickle.loads(worker.conn.recv_bytes())
+            failed, seconds, error = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError):
             self._pool_broken()
             return False
@@ -343,7 +369,7 @@ class ParallelScriptChecker:
             raise RuntimeError(f"script-check worker failed: {error}")
         chunk, size = worker.sent.popleft()
         worker.sent_bytes -= size
-        _record(self.failures, chunk.key, failure)
+        _record(self.failures, chunk.key, chunk.verdict(failed))
         self.inputs_sent += chunk.inputs
         self.worker_seconds += seconds
         return True
@@ -358,7 +384,7 @@ class ParallelScriptChecker:
                 pass
             while queue and not self.broken:
                 chunk = queue[0]
-                data = pickle.dumps((*chunk.packed(), chunk.flags), protocol=5)
+                data = pickle.dumps(chunk.checks, protocol=5)
                 if w.sent and w.sent_bytes + len(data) > w.max_sent:
                     break
                 queue.popleft()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from typing import Any
 
 from pyrite.crypto import secp
 from pyrite.primitives.tx import Tx
@@ -56,10 +57,34 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
     return pub[0] == 4 or not flags & STRICTENC
 
 
+#: a signature check a fast path leaves to its caller: ``(input index, public key,
+#: DER signature, message, strict DER, low S)`` for ECDSA, ``(input index, x-only key,
+#: signature, message)`` for BIP340 (see ``run_signature_check``)
+SigCheck = tuple[Any, ...]
+
+
+def run_signature_check(check: SigCheck) -> bool:
+    """Perform a signature check ``try_fast_path`` handed out."""
+    if len(check) == 6:
+        _, pub, sig, msg, strict_der, low_s = check
+        pk = (_pubkey_memo_get(pub) or _pubkey_entry(pub))[0]
+        return pk is not None and _verify_parsed(pk, sig, msg, strict_der, low_s)
+    _, xonly, sig, msg = check
+    return _schnorr_verify(xonly, sig, msg)
+
+
 def try_fast_path(
-    pre: PrecomputedTx, n_in: int, script_pubkey: bytes, amount: int, flags: int
+    pre: PrecomputedTx,
+    n_in: int,
+    script_pubkey: bytes,
+    amount: int,
+    flags: int,
+    checks: list[SigCheck] | None = None,
 ) -> bool:
-    """True if input ``n_in`` is a standard spend that certainly verifies under ``flags``."""
+    """True if input ``n_in`` is a standard spend that certainly verifies under ``flags``.
+
+    With ``checks`` the final signature check is not done but appended there: True then
+    means the input is valid if that check passes (and the interpreter fails it if not)."""
     tx: Tx = pre.tx
     _, script_sig, _, wit = tx.vin[n_in]
     spk = script_pubkey
@@ -86,6 +111,9 @@ def try_fast_path(
         else:
             script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
             h = bip143_sighash(script_code, tx, n_in, sig[-1], amount, pre)
+        if checks is not None:
+            checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
+            return True
         return _verify_parsed(pk, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S)
     if n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
         if not flags & WITNESS or not flags & TAPROOT or script_sig or len(wit) != 1:
@@ -101,12 +129,16 @@ def try_fast_path(
         else:
             return False
         if hash_type <= 1:  # DEFAULT / ALL: the message differs only in the input index
-            th: bytes | None = _sha256(
-                pre.taproot_keypath_prefix(hash_type) + _U32.pack(n_in)
-            ).digest()
+            th = _sha256(pre.taproot_keypath_prefix(hash_type) + _U32.pack(n_in)).digest()
         else:
-            th = taproot_sighash(pre, n_in, hash_type)
-        return th is not None and _schnorr_verify(spk[2:], sig, th)
+            other = taproot_sighash(pre, n_in, hash_type)
+            if other is None:
+                return False
+            th = other
+        if checks is not None:
+            checks.append((n_in, spk[2:], sig, th))
+            return True
+        return _schnorr_verify(spk[2:], sig, th)
     if n == 25 and spk[0] == 0x76:  # P2PKH, once the key's script matches
         if wit or (flags & CLEANSTACK and not flags & WITNESS) or not script_sig:
             return False
@@ -128,5 +160,8 @@ def try_fast_path(
         if ss[: slen + 1] in spk:  # FindAndDelete would change the scriptCode
             return False
         h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
+        if checks is not None:
+            checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
+            return True
         return _verify_parsed(pk, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S)
     return False

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pyrite.primitives.tx import Tx, TxOut
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import try_fast_path
+from pyrite.script.fastpath import SigCheck, try_fast_path
 from pyrite.script.flags import ALL_FLAGS, TAPROOT, ScriptFlags
 from pyrite.script.interpreter import Checker, check_flag_combination, verify_input
 from pyrite.script.sighash import PrecomputedTx
@@ -54,15 +54,28 @@ def verify_tx_input(
         raise ValueError("spent_outputs are required with the TAPROOT flag")
     if try_fast_path(pre, input_index, script_pubkey, amount, flags):
         return
-    txin = tx.vin[input_index]
-    checker = Checker(tx, input_index, amount, pre)
+    verify_input_slow(pre, input_index, script_pubkey, amount, flags)
+
+
+def verify_input_slow(
+    pre: PrecomputedTx, input_index: int, script_pubkey: bytes, amount: int, flags: int
+) -> None:
+    """The script interpreter alone on one input (no fast path, no argument checks);
+    raises ``ScriptError`` when the scripts fail."""
+    txin = pre.tx.vin[input_index]
+    checker = Checker(pre.tx, input_index, amount, pre)
     verify_input(txin.script_sig, script_pubkey, txin.witness, flags, checker)
 
 
-def verify_tx_inputs(pre: PrecomputedTx, flags: int) -> tuple[int, str] | None:
+def verify_tx_inputs(
+    pre: PrecomputedTx, flags: int, checks: list[SigCheck] | None = None
+) -> tuple[int, str] | None:
     """Verify every input of ``pre.tx`` against ``pre.spent_outputs`` (block validation's
     loop, with the argument checks done once). Returns ``(input index, Core error name)``
-    for the first input that fails, None when all verify."""
+    for the first input that fails, None when all verify.
+
+    With ``checks`` the signature checks of standard spends are left there (see
+    ``fastpath.try_fast_path``); only the other inputs are verified here."""
     tx = pre.tx
     spent = pre.spent_outputs
     if spent is None or len(spent) != len(tx.vin):
@@ -73,14 +86,20 @@ def verify_tx_inputs(pre: PrecomputedTx, flags: int) -> tuple[int, str] | None:
     fast = try_fast_path
     for k, out in enumerate(spent):
         spk = out.script_pubkey
-        if fast(pre, k, spk, out.value, flags):
+        if fast(pre, k, spk, out.value, flags, checks):
             continue
-        txin = tx.vin[k]
         try:
-            verify_input(txin.script_sig, spk, txin.witness, flags, Checker(tx, k, out.value, pre))
+            verify_input_slow(pre, k, spk, out.value, flags)
         except ScriptError as e:
             return k, e.code
     return None
 
 
-__all__ = ["ScriptError", "ScriptFlags", "verify_script", "verify_tx_input", "verify_tx_inputs"]
+__all__ = [
+    "ScriptError",
+    "ScriptFlags",
+    "verify_input_slow",
+    "verify_script",
+    "verify_tx_input",
+    "verify_tx_inputs",
+]
