@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 from pyrite.chain.blockstore import BlockStore, FilePos
 from pyrite.chain.coins import Coin, CoinsCache, CoinsDB
@@ -57,7 +56,7 @@ from pyrite.consensus.params import ChainParams
 from pyrite.consensus.pow import block_proof
 from pyrite.consensus.sigops import tx_sigop_cost
 from pyrite.errors import BlockValidationError, StorageError, TxValidationError
-from pyrite.primitives import Block, BlockHeader, OutPoint, Tx, TxOut
+from pyrite.primitives import Block, BlockHeader, OutPoint, Tx
 from pyrite.primitives.tx import NULL_HASH
 
 log = logging.getLogger("pyrite.validation")
@@ -262,9 +261,15 @@ class Chainstate:
         )
 
     def _ancestor_lookup(self, tip: BlockIndexEntry) -> Callable[[int], BlockIndexEntry]:
+        """``tip.get_ancestor``, starting from the last answer when it is above the height
+        asked for (the testnet difficulty rule walks back one block at a time)."""
+        last = tip
+
         def lookup(height: int) -> BlockIndexEntry:
-            e = tip.get_ancestor(height)
+            nonlocal last
+            e = (last if last.height >= height else tip).get_ancestor(height)
             assert e is not None
+            last = e
             return e
 
         return lookup
@@ -631,7 +636,7 @@ class Chainstate:
         accumulate_sigops_cost = rules.accumulate_sigops_cost
         locks_disabled = rules.sequence_locks_disabled
         for tx_index, tx in enumerate(txs):
-            if tx.is_coinbase():
+            if tx_index == 0:  # CheckBlock made sure the first is the only coinbase
                 sigops = accumulate_sigops_cost(sigops, tx_sigop_cost(tx, (), flags))
                 update_coins(view, tx, height)
                 applied.append(tx)
@@ -643,7 +648,7 @@ class Chainstate:
             except TxValidationError as e:
                 raise rules.tx_error_in_block(e, tx) from e
             fees = accumulate_fees(fees, fee)
-            spent = cast("list[Coin]", coins)  # check_tx_inputs found every one
+            spent: list[Coin] = coins  # type: ignore[assignment]  # check_tx_inputs found all
             if not (unlocked_final and locks_disabled(tx, lock_flags)):
                 rules.check_sequence_locks(
                     tx, lock_flags, [c.height for c in spent], height, prev_mtp,
@@ -652,7 +657,7 @@ class Chainstate:
             sigops = accumulate_sigops_cost(sigops, tx_sigop_cost(tx, spent, flags))
             if session is not None:
                 # a Coin starts with the fields of its TxOut: the coins serve as they are
-                session.add(tx_index, tx, cast("list[TxOut]", spent))
+                session.add(tx_index, tx, spent)  # type: ignore[arg-type]
             undo = update_coins(view, tx, height, spent)
             assert undo is not None
             applied.append(tx)

@@ -193,23 +193,23 @@ def update_coins(
 
     Returns the TxUndo of a non-coinbase transaction, None for a coinbase.
     ``spent``, when given, lists the coins the inputs spend as ``view`` just returned
-    them (ConnectBlock fetched them to check the inputs); else they are looked up.
+    them (ConnectBlock fetched them to check the inputs, so ``tx`` is no coinbase);
+    else they are looked up.
     The inputs must exist (the caller checked them, as CheckTxInputs does);
     a missing one raises CoinsLogicError, and the view is then unusable.
     """
     undo: TxUndo | None = None
-    if not tx.is_coinbase():
-        if spent is not None:
-            view.spend_fetched([txin.prevout for txin in tx.vin], spent)
-            undo = TxUndo(list(spent))
-        else:
-            coins: list[Coin] = []
-            for txin in tx.vin:
-                coin = view.spend_coin(txin.prevout)
-                if coin is None:
-                    raise CoinsLogicError(f"input {txin.prevout} is missing or spent")
-                coins.append(coin)
-            undo = TxUndo(coins)
+    if spent is not None:
+        view.spend_fetched([txin.prevout for txin in tx.vin], spent)
+        undo = TxUndo(list(spent))
+    elif not tx.is_coinbase():
+        coins: list[Coin] = []
+        for txin in tx.vin:
+            coin = view.spend_coin(txin.prevout)
+            if coin is None:
+                raise CoinsLogicError(f"input {txin.prevout} is missing or spent")
+            coins.append(coin)
+        undo = TxUndo(coins)
     add_coins(view, tx, height)
     return undo
 
