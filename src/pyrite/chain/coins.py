@@ -323,31 +323,55 @@ class CoinsCache:
         that, like Core, the parent is not consulted: callers that may
         re-create an existing coin (BIP30 duplicates) pass ``overwrite=True``.
         """
-        spk = coin.script_pubkey
-        if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
-            return
+        self.add_outputs(
+            outpoint.txid, outpoint.n, (coin[:2],), coin.height, coin.is_coinbase, overwrite
+        )
+
+    def add_outputs(
+        self,
+        txid: bytes,
+        first: int,
+        outputs: Iterable[tuple[int, bytes]],
+        height: int,
+        coinbase: bool,
+        overwrite: bool,
+    ) -> None:
+        """``add_coin`` of each of ``outputs`` (value and script) as the coin at
+        ``(txid, first)``, ``(txid, first + 1)``, ...: a transaction's outputs in one call."""
         coins = self._coins
-        old = coins.get(outpoint, _MISSING)
-        fresh = False
-        if old is _MISSING:
-            fresh = not overwrite
-        else:
-            if old is not None:
-                if not overwrite:
-                    raise CoinsLogicError(
-                        "Attempted to overwrite an unspent coin (when possible_overwrite is false)"
-                    )
-                self._script_bytes -= len(old.script_pubkey)
-            elif not overwrite:
-                # A spent entry that is DIRTY must stay non-FRESH so its
-                # spentness still reaches the parent (a reorg re-adding it).
-                fresh = outpoint not in self._flags
-        coins[outpoint] = coin
-        self._script_bytes += len(spk)
-        if fresh:
-            self._flags[outpoint] = True
-        else:
-            self._flags.setdefault(outpoint, False)
+        flags = self._flags
+        get = coins.get
+        sb = self._script_bytes
+        n = first - 1
+        for value, spk in outputs:
+            n += 1
+            if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
+                continue
+            outpoint = _new(OutPoint, (txid, n))
+            old = get(outpoint, _MISSING)
+            fresh = False
+            if old is _MISSING:
+                fresh = not overwrite
+            else:
+                if old is not None:
+                    if not overwrite:
+                        self._script_bytes = sb
+                        raise CoinsLogicError(
+                            "Attempted to overwrite an unspent coin (when possible_overwrite "
+                            "is false)"
+                        )
+                    sb -= len(old.script_pubkey)
+                elif not overwrite:
+                    # A spent entry that is DIRTY must stay non-FRESH so its
+                    # spentness still reaches the parent (a reorg re-adding it).
+                    fresh = outpoint not in flags
+            coins[outpoint] = _new(Coin, (value, spk, height, coinbase))
+            sb += len(spk)
+            if fresh:
+                flags[outpoint] = True
+            else:
+                flags.setdefault(outpoint, False)
+        self._script_bytes = sb
 
     def spend_coin(self, outpoint: OutPoint) -> Coin | None:
         """Spend the coin at ``outpoint`` and return it (for undo data); None if there is none.
@@ -505,8 +529,9 @@ def add_coins(cache: CoinsCache, tx: Tx, height: int, check_for_overwrite: bool 
     """
     txid = tx.txid
     coinbase = tx.is_coinbase()
-    add = cache.add_coin
+    if not check_for_overwrite:
+        cache.add_outputs(txid, 0, tx.vout, height, coinbase, coinbase)
+        return
     for i, out in enumerate(tx.vout):
-        op = _new(OutPoint, (txid, i))
-        overwrite = cache.have_coin(op) if check_for_overwrite else coinbase
-        add(op, _new(Coin, (out.value, out.script_pubkey, height, coinbase)), overwrite)
+        overwrite = cache.have_coin(_new(OutPoint, (txid, i)))
+        cache.add_outputs(txid, i, (out,), height, coinbase, overwrite)
