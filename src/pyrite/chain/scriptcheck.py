@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import select
 import signal
 import socket
 import time
@@ -170,7 +171,7 @@ class _Chunk:
     """Signature checks of one session, left by the fast paths (see ``_ParallelSession``),
     with each transaction's precomputed data in case a check fails."""
 
-    __slots__ = ("checks", "flags", "inputs", "key", "pres")
+    __slots__ = ("_data", "checks", "flags", "inputs", "key", "pres")
 
     def __init__(self, key: Hashable, flags: int) -> None:
         self.key = key
@@ -178,6 +179,13 @@ class _Chunk:
         self.checks: list[tuple[int, list[SigCheck]]] = []
         self.pres: dict[int, PrecomputedTx] = {}
         self.inputs = 0
+        self._data: bytes | None = None
+
+    def packed(self) -> bytes:
+        """The checks as a worker gets them (pickled once, when first offered)."""
+        if self._data is None:
+            self._data = pickle.dumps(self.checks, protocol=5)
+        return self._data
 
     def verdict(self, failed: tuple[int, int] | None) -> Failure | None:
         """The failure for a failed check: the interpreter runs that input again for
@@ -249,7 +257,7 @@ class _Worker:
     """A forked script-check process, its end of a socket pair, and the chunks sent to it
     (oldest first; it answers them in order)."""
 
-    __slots__ = ("conn", "max_sent", "proc", "sent", "sent_bytes")
+    __slots__ = ("conn", "max_sent", "poller", "proc", "sent", "sent_bytes")
 
     def __init__(self, ctx: multiprocessing.context.ForkContext) -> None:
         here, there = ctx.Pipe(duplex=True)
@@ -261,6 +269,13 @@ class _Worker:
         self.max_sent = _grow_send_buffer(here)
         self.sent: deque[tuple[_Chunk, int]] = deque()
         self.sent_bytes = 0
+        #: whether an answer (or EOF) waits, in one system call (``conn.poll()`` builds a
+        #: selector each time); the connection buffers nothing beyond the socket
+        self.poller = select.poll()
+        self.poller.register(here.fileno(), select.POLLIN)
+
+    def answer_waiting(self) -> bool:
+        return bool(self.poller.poll(0))
 
 
 def _grow_send_buffer(conn: Connection) -> int:
@@ -359,7 +374,7 @@ class ParallelScriptChecker:
     def _answer(self, worker: _Worker, block: bool) -> bool:
         """Read one answer from ``worker`` (waiting for it if ``block``); False if none."""
         try:
-            if not block and not worker.conn.poll():
+            if not block and not worker.answer_waiting():
                 return False
             failed, seconds, error = pickle.loads(worker.conn.recv_bytes())
         except (EOFError, OSError):
@@ -384,7 +399,7 @@ class ParallelScriptChecker:
                 pass
             while queue and not self.broken:
                 chunk = queue[0]
-                data = pickle.dumps(chunk.checks, protocol=5)
+                data = chunk.packed()
                 if w.sent and w.sent_bytes + len(data) > w.max_sent:
                     break
                 queue.popleft()
