@@ -53,6 +53,15 @@ def test_parallel_matches_serial(parallel: ParallelScriptChecker) -> None:
         want = _run(serial, broken, spent)
         assert want is not None and want[:2] == (index, 0)
         assert _run(parallel, broken, spent) == want
+    # two bad signatures: both checkers name the lower one, whoever verifies which
+    early, late = 3, len(block.txs) - 2
+    bad_early = corrupt_signature(block.txs[early], 0)
+    bad_late = corrupt_signature(block.txs[late], 0)
+    assert bad_early is not None and bad_late is not None
+    both = _with_tx(_with_tx(block, late, bad_late), early, bad_early)
+    want = _run(serial, both, spent)
+    assert want is not None and want[:2] == (early, 0)
+    assert _run(parallel, both, spent) == want
 
 
 def test_dead_worker_falls_back_to_this_process() -> None:

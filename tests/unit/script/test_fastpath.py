@@ -9,7 +9,7 @@ from pyrite.crypto.hashes import hash160
 from pyrite.primitives.tx import OutPoint, Tx, TxIn, TxOut
 from pyrite.script import flags as F
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import try_fast_path
+from pyrite.script.fastpath import SigCheck, run_signature_check, try_fast_path
 from pyrite.script.flags import ALL_FLAGS, CONSENSUS_FLAGS, STANDARD_FLAGS
 from pyrite.script.interpreter import Checker, taptweak_hash, verify_input
 from pyrite.script.script import push_data
@@ -113,7 +113,7 @@ FLAG_SETS = [int(CONSENSUS_FLAGS), int(STANDARD_FLAGS), F.P2SH, 0, F.P2SH | F.WI
 
 def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
     rng = random.Random(20261122)
-    compared = fast_hits = 0
+    compared = fast_hits = deferred_hits = 0
     for trial in range(1500):
         kind = ("p2pkh", "p2wpkh", "p2tr")[trial % 3]
         tx, spent = make_spend(rng, kind)
@@ -131,6 +131,19 @@ def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
                     )
                 got = api_result(PrecomputedTx(vtx, vspent), 0, spk, amount, flags)
                 assert got == want, f"trial {trial} {kind} flags {flags:#x}: {got} != {want}"
+                # the parallel checker's way: the signature check is left to the caller
+                checks: list[SigCheck] = []
+                if try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags, checks):
+                    (check,) = checks
+                    assert check[0] == 0
+                    assert run_signature_check(check) == (want == "OK"), (
+                        f"trial {trial} {kind} flags {flags:#x}: deferred check disagrees "
+                        f"with the interpreter ({want})"
+                    )
+                    deferred_hits += 1
+                else:
+                    assert not checks
                 compared += 1
     print(f"fast path: {compared} comparisons, {fast_hits} answered by the fast path")
     assert fast_hits > 1500
+    assert deferred_hits > fast_hits  # the same spends, and those whose signature fails
