@@ -132,9 +132,18 @@ def _script_checker(config: Config) -> ScriptChecker:
     """-par as Core: the number of script-check processes; 0 = all cores, -N = leave N free."""
     par = config.get_int("par", 0)
     if par <= 0:
-        par += os.cpu_count() or 1
+        par += _usable_cores()
     par = max(1, min(par, 16))
     return ParallelScriptChecker(par - 1) if par > 1 else SerialScriptChecker()
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container or taskset
+    may narrow), else the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 async def _node(config: Config, netdir: Path, warnings: list[str], checker: ScriptChecker) -> int:

@@ -366,3 +366,22 @@ def test_auth_cookie_path(tmp_path: Path) -> None:
     assert custom.auth_cookie_path() == tmp_path / "testnet3" / "auth" / "c"
     assert load(tmp_path, "-rpccookiefile=/x/y").auth_cookie_path() == Path("/x/y")
     assert load(tmp_path, "-norpccookiefile").auth_cookie_path() is None
+
+
+@pytest.mark.parametrize(
+    ("par", "cores", "processes"),
+    [("0", 2, 2), ("0", 1, 1), ("-1", 4, 3), ("-5", 2, 1), ("1", 8, 1), ("3", 2, 3), ("40", 2, 16)],
+)
+def test_par_counts_processes_like_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, par: str, cores: int, processes: int
+) -> None:
+    """-par: 0 means every usable core, -N leaves N free, at most 16 (Core's 15 script
+    threads and the main one); the cores counted are those this process may run on."""
+    from pyrite.node import main
+
+    monkeypatch.setattr(main, "_usable_cores", lambda: cores)
+    checker = main._script_checker(load(tmp_path, f"-par={par}"))
+    try:
+        assert checker.processes == processes
+    finally:
+        checker.close()
