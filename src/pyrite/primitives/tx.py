@@ -149,11 +149,8 @@ class Tx:
         return w.getvalue()
 
     @classmethod
-    def read(cls, r: ByteReader, allow_witness: bool = True, hash_ids: bool = True) -> Tx:
-        """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling).
-
-        ``hash_ids=False`` leaves ``txid`` and ``wtxid`` empty, for a caller that only
-        checks scripts (a script-check worker) and need not hash the transaction."""
+    def read(cls, r: ByteReader, allow_witness: bool = True) -> Tx:
+        """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling)."""
         start = r.pos
         buf = r.buf
         if start + 4 > r.end:
@@ -188,15 +185,12 @@ class Tx:
         raw = bytes(buf[start:end])
         if body_start == start + 4:
             base_size = len(raw)
-            txid = wtxid = _sha256(_sha256(raw).digest()).digest() if hash_ids else b""
+            txid = wtxid = _sha256(_sha256(raw).digest()).digest()
         else:  # witness serialization: the txid's bytes lack marker, flag and witnesses
             base_size = 8 + body_end - body_start
-            if hash_ids:
-                base = raw[:4] + bytes(buf[body_start:body_end]) + raw[-4:]
-                txid = _sha256(_sha256(base).digest()).digest()
-                wtxid = _sha256(_sha256(raw).digest()).digest()
-            else:
-                txid = wtxid = b""
+            base = raw[:4] + bytes(buf[body_start:body_end]) + raw[-4:]
+            txid = _sha256(_sha256(base).digest()).digest()
+            wtxid = _sha256(_sha256(raw).digest()).digest()
         if cls is Tx:
             return _new_tx(
                 version,
