@@ -25,7 +25,6 @@ ONE_HASH = (1).to_bytes(32, "little")
 _TAPSIGHASH_TAG = hashlib.sha256(b"TapSighash").digest() * 2
 _sha256 = hashlib.sha256
 _U32 = struct.Struct("<I")
-_OUTPOINT = struct.Struct("<32sI")
 _I32 = struct.Struct("<i")
 _Q = struct.Struct("<q")
 _EMPTY_OUT = _Q.pack(-1) + b"\x00"
