@@ -163,11 +163,6 @@ class CoinsDB:
     def have_coin(self, outpoint: OutPoint) -> bool:
         return self.store.get(coin_key(outpoint)) is not None
 
-    def have_any_coin(self, outpoints: Sequence[OutPoint]) -> bool:
-        """``any(map(self.have_coin, outpoints))``, with one read of the store."""
-        keys = [coin_key(op) for op in outpoints]
-        return self.store.get_many(keys).count(None) != len(keys)
-
     def have_any_output(self, txs: Sequence[tuple[bytes, int]]) -> bool:
         """Whether any output of the given transactions (``(txid, number of outputs)``
         each) is unspent: one seek per transaction, as every coin stored under a txid is
@@ -276,21 +271,12 @@ class CoinsCache:
             return self.get_coin(outpoint) is not None
         return coin is not None
 
-    def have_any_coin(self, outpoints: Sequence[OutPoint]) -> bool:
-        """``any(map(self.have_coin, outpoints))``: when none is cached here, the parent
-        is asked about all of them at once (and the loop runs only if it has one, so
-        what gets cached is exactly what the loop caches)."""
-        if not any(map(self._coins.__contains__, outpoints)):
-            parent = self._parent
-            if type(parent) is CoinsCache or type(parent) is CoinsDB:
-                if not parent.have_any_coin(outpoints):
-                    return False
-        return any(map(self.have_coin, outpoints))
-
     def have_any_output(self, txs: Sequence[tuple[bytes, int]]) -> bool:
         """Whether any output of the given transactions (``(txid, number of outputs)``
-        each) is unspent: ``have_any_coin`` of all their outpoints, with the parent
-        asked a transaction at a time when none of them is cached here."""
+        each) is unspent: ``any(map(self.have_coin, outpoints))`` over all their
+        outpoints, with the parent asked a transaction at a time when none of them is
+        cached here (the loop runs only if the parent has one, so what gets cached is
+        exactly what the loop caches)."""
         if not any(map(self._coins.__contains__, _output_keys(txs))):
             parent = self._parent
             if type(parent) is CoinsCache or type(parent) is CoinsDB:

@@ -58,8 +58,8 @@ import bisect
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Protocol, cast
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 import lmdb
 
@@ -87,10 +87,6 @@ class KVStore(Protocol):
 
     def get(self, key: bytes) -> bytes | None:
         """The value stored under ``key``, or None."""
-        ...
-
-    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
-        """``[self.get(k) for k in keys]``, in one go."""
         ...
 
     def any_prefixed(self, prefixes: Sequence[bytes]) -> bool:
@@ -140,10 +136,6 @@ class MemoryStore:
     def get(self, key: bytes) -> bytes | None:
         self._check_open()
         return self._data.get(key)
-
-    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
-        self._check_open()
-        return list(map(self._data.get, keys))
 
     def any_prefixed(self, prefixes: Sequence[bytes]) -> bool:
         self._check_open()
@@ -240,23 +232,6 @@ class LmdbStore:
             except lmdb.Error as e:
                 self._drop_read_txn()
                 raise StorageError(f"{self._path}: read failed: {e}") from e
-
-    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
-        if not keys:
-            return []
-        if min(map(len, keys)) == 0 or max(map(len, keys)) > self.max_key_size:
-            return [self.get(k) for k in keys]
-        with self._lock:
-            try:
-                txn = self._rtxn
-                if txn is None:
-                    txn = self._rtxn = self._env.begin()
-                get = cast("Callable[[bytes], bytes | None]", txn.get)
-                values = list(map(get, keys))
-            except lmdb.Error as e:
-                self._drop_read_txn()
-                raise StorageError(f"{self._path}: read failed: {e}") from e
-        return values
 
     def _drop_read_txn(self) -> None:
         """The caller holds the lock."""

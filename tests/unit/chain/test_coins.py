@@ -514,30 +514,6 @@ def test_fetch_coins_and_spend_fetched_match_get_and_spend() -> None:
 
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("backend", ["memory", "lmdb"])
-def test_have_any_coin_is_any_have_coin(layers: int, backend: str, tmp_path: Path) -> None:
-    store = MemoryStore() if backend == "memory" else LmdbStore(tmp_path / "db")
-    db = CoinsDB(store)
-    db.batch_write({op(1, 200): coin(), op(2): coin()}, BEST1)
-    view = CoinsCache(db)
-    if layers == 2:
-        view = CoinsCache(view)
-    absent = [op(5, n) for n in range(300)]
-    assert not view.have_any_coin(absent)
-    assert view.have_any_coin([*absent, op(1, 200)])
-    assert view.have_any_coin([op(2)])
-    assert view.have_coin_in_cache(op(2))  # found coins are cached, as have_coin caches them
-    view.spend_coin(op(2))
-    assert not view.have_any_coin([op(2), *absent])  # spent here, unspent in the parent
-    view.add_coin(op(5, 3), coin())
-    assert view.have_any_coin(absent)
-    assert db.have_any_coin([op(1, 200)])
-    assert not db.have_any_coin([])
-    if backend == "lmdb":
-        store.close()
-
-
-@pytest.mark.parametrize("layers", [1, 2])
-@pytest.mark.parametrize("backend", ["memory", "lmdb"])
 def test_have_any_output_is_any_have_coin(layers: int, backend: str, tmp_path: Path) -> None:
     """BIP30's question, asked a transaction at a time, gives what asking every outpoint
     one by one gives, through any stack of caches."""
@@ -564,15 +540,6 @@ def test_have_any_output_is_any_have_coin(layers: int, backend: str, tmp_path: P
     view.add_coin(op(5, 3), coin())
     assert view.have_any_output(outputs((5, 4)))
     if backend == "lmdb":
-        store.close()
-
-
-def test_store_get_many(tmp_path: Path) -> None:
-    for store in (MemoryStore(), LmdbStore(tmp_path / "db")):
-        store.write_batch({b"a": b"1", b"c": b"3"})
-        assert store.get_many([b"a", b"b", b"c", b"a"]) == [b"1", None, b"3", b"1"]
-        assert store.get_many([]) == []
-        assert store.get_many([b"", b"k" * 600, b"c"]) == [None, None, b"3"]
         store.close()
 
 
