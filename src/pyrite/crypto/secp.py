@@ -8,6 +8,7 @@ are called directly: the wrapper classes cost more than the curve arithmetic.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from coincurve import PrivateKey
@@ -188,6 +189,49 @@ def ecdsa_verify_parsed(
     if _sig_normalize(_CTX, sg, sg) and require_low_s:
         return False
     return bool(_ecdsa_verify(_CTX, sg, msg32, pk))
+
+
+def first_failing(checks: Sequence[tuple[Any, ...]]) -> int:
+    """Position of the first of ``checks`` that fails, -1 when all pass: a loop over
+    ``ecdsa_verify_parsed`` (for ``(_, serialized key, DER signature, msg32, strict_der,
+    require_low_s)``) and ``schnorr_verify`` (for ``(_, x-only key, signature, msg)``)
+    with one signature buffer and the calls inlined, which saves about 1 us a check."""
+    sg = _new("secp256k1_ecdsa_signature *")
+    memo_get = _pubkey_memo.get
+    xonly_get = _xonly_memo.get
+    ctx = _CTX
+    parse_der = _sig_parse_der
+    normalize = _sig_normalize
+    verify = _ecdsa_verify
+    i = -1
+    for check in checks:
+        i += 1
+        if len(check) == 6:
+            _, pub, sig, msg, strict_der, low_s = check
+            pk = (memo_get(pub) or pubkey_entry(pub))[0]
+            if pk is None:
+                return i
+            if strict_der:
+                if not parse_der(ctx, sg, sig, len(sig)):
+                    return i
+            else:
+                compact = parse_der_lax(sig)
+                if compact is None or not _sig_parse_compact(ctx, sg, compact):
+                    return i
+            if (normalize(ctx, sg, sg) and low_s) or not verify(ctx, sg, msg, pk):
+                return i
+        else:
+            _, xonly, sig, msg = check
+            xpk = xonly_get(xonly)
+            if xpk is None:
+                if len(xonly) != 32:
+                    return i
+                xpk = _xonly_parsed(xonly)
+                if xpk is None:
+                    return i
+            if len(sig) != 64 or not _schnorr_verify(ctx, sig, msg, len(msg), xpk):
+                return i
+    return -1
 
 
 def pubkey_parses(pub: bytes) -> bool:

@@ -59,18 +59,14 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
 
 #: a signature check a fast path leaves to its caller: ``(input index, public key,
 #: DER signature, message, strict DER, low S)`` for ECDSA, ``(input index, x-only key,
-#: signature, message)`` for BIP340 (see ``run_signature_check``)
+#: signature, message)`` for BIP340 (see ``secp.first_failing``)
 SigCheck = tuple[Any, ...]
 
 
 def run_signature_check(check: SigCheck) -> bool:
-    """Perform a signature check ``try_fast_path`` handed out."""
-    if len(check) == 6:
-        _, pub, sig, msg, strict_der, low_s = check
-        pk = (_pubkey_memo_get(pub) or _pubkey_entry(pub))[0]
-        return pk is not None and _verify_parsed(pk, sig, msg, strict_der, low_s)
-    _, xonly, sig, msg = check
-    return _schnorr_verify(xonly, sig, msg)
+    """Perform a signature check ``try_fast_path`` handed out (many at once:
+    ``secp.first_failing``)."""
+    return secp.first_failing((check,)) < 0
 
 
 def try_fast_path(

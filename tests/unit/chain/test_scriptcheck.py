@@ -83,3 +83,31 @@ def test_dead_worker_falls_back_to_this_process() -> None:
         assert checker.broken
     finally:
         checker.close()
+
+
+def _interpreter_failure(tx: Tx) -> Tx:
+    """Input 0 (a P2WPKH spend) with an extra witness item: no longer the fast path's
+    shape, and the interpreter fails it."""
+    txin = tx.vin[0]
+    vin = (txin._replace(witness=(*txin.witness, b"\x01")), *tx.vin[1:])
+    return Tx(tx.version, vin, tx.vout, tx.locktime)
+
+
+def test_lowest_failure_wins_between_interpreter_and_signature_checks(
+    parallel: ParallelScriptChecker,
+) -> None:
+    """An input the interpreter fails outright and a standard spend whose signature check
+    fails: both checkers name the lower of the two, whichever comes first in the block."""
+    block, spent = load_block(928927)
+    p2wpkh = [i for i in range(1, len(block.txs))
+              if all(len(o.script_pubkey) == 22 for o in spent[i - 1])
+              and corrupt_signature(block.txs[i], 0) is not None]  # fmt: skip
+    a, b = p2wpkh[1], p2wpkh[-2]
+    for interp, sig in ((a, b), (b, a)):
+        bad_sig = corrupt_signature(block.txs[sig], 0)
+        assert bad_sig is not None
+        both = _with_tx(_with_tx(block, interp, _interpreter_failure(block.txs[interp])),
+                        sig, bad_sig)  # fmt: skip
+        want = _run(SerialScriptChecker(), both, spent)
+        assert want is not None and want[:2] == (a, 0)
+        assert _run(parallel, both, spent) == want

@@ -147,3 +147,27 @@ def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
     print(f"fast path: {compared} comparisons, {fast_hits} answered by the fast path")
     assert fast_hits > 1500
     assert deferred_hits > fast_hits  # the same spends, and those whose signature fails
+
+
+def test_first_failing_names_the_first_bad_check() -> None:
+    """``secp.first_failing`` (how checkers run many checks) agrees with the checks one
+    at a time and names the position of the first that fails."""
+    rng = random.Random(7)
+    good: list[SigCheck] = []
+    bad: list[SigCheck] = []
+    for trial in range(90):
+        kind = ("p2pkh", "p2wpkh", "p2tr")[trial % 3]
+        tx, spent = make_spend(rng, kind)
+        for vtx, vspent in [(tx, spent), mutate(rng, tx, spent), mutate(rng, tx, spent)]:
+            flags = FLAG_SETS[trial % len(FLAG_SETS)]  # with and without strict DER, low S
+            checks: list[SigCheck] = []
+            spk, amount = vspent[0].script_pubkey, vspent[0].value
+            if try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags, checks):
+                (good if run_signature_check(checks[0]) else bad).append(checks[0])
+    assert len(good) > 50 and len(bad) > 5
+    assert {len(c) for c in good} == {4, 6} and {len(c) for c in bad} == {4, 6}
+    assert secp.first_failing(good) == -1
+    for b in bad:
+        assert secp.first_failing([b]) == 0
+        for pos in (0, len(good) // 2, len(good)):
+            assert secp.first_failing([*good[:pos], b, *good[pos:], *bad]) == pos
