@@ -158,18 +158,22 @@ class Tx:
         version: int = _I32.unpack_from(buf, start)[0]
         r.pos = start + 4
         flags = 0
-        vin = _read_vin(r)
         body_start = start + 4
         vout: list[TxOut] = []
-        outputs_at = r.pos
-        if not vin and allow_witness:
+        if allow_witness and start + 4 < r.end and buf[start + 4] == 0:
+            # no inputs: the BIP144 marker, then the flag (Core reads an empty vin)
+            vin: list[TxIn] = []
+            r.pos = start + 5
             flags = r.u8()
+            outputs_at = r.pos
             if flags != 0:
                 body_start = r.pos
                 vin = _read_vin(r)
                 outputs_at = r.pos
                 vout = _read_vout(r)
         else:
+            vin = _read_vin(r)
+            outputs_at = r.pos
             vout = _read_vout(r)
         body_end = r.pos
         if flags & 1 and allow_witness:
