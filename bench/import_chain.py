@@ -1,6 +1,7 @@
 """Import benchmark: the shared benchmark chain from genesis, pyrited vs. libbitcoinkernel.
 
     python -m bench.import_chain [--rounds N] [--par 1 0] [--kernel-threads 0 1]
+                                 [--python INTERPRETER ...]
 
 pyrited runs as a real process: ``pyrited -regtest -loadblock=<chain in blk layout> -par=N``;
 the time is from process start until RPC reports the expected tip. The kernel runs in its
@@ -8,6 +9,10 @@ own process (py-bitcoinkernel's ChainstateManager.import_blocks on the same blk 
 0 or 1 script-check worker threads); its time is also from process start. Peak memory is
 each process's VmHWM, pyrited's script workers included. Rounds are interleaved; medians
 are reported. pyrite is byte-compiled first, as an installation is.
+
+pyrited runs on this interpreter, or on each ``--python`` given (each must have pyrite
+installed, e.g. a venv of its own): how CPython was built matters to pyrite (a build with
+profile-guided optimisation runs its Python code faster), not to the kernel.
 """
 
 from __future__ import annotations
@@ -86,24 +91,32 @@ def _vm_hwm(pid: int) -> int:
     return total
 
 
-def compile_bytecode() -> None:
+COMPILE = (
+    "import compileall as c, os, pyrite as p; c.compile_dir(os.path.dirname(p.__file__), quiet=1)"
+)
+DESCRIBE = "import sys, pyrite; print(sys.version.replace(chr(10), ' '), '|', pyrite.__file__)"
+
+
+def compile_bytecode(python: str = sys.executable) -> None:
     """Byte-compile pyrite as an installation does (pip writes the .pyc files): with
     PYTHONDONTWRITEBYTECODE set, as on CI machines, an editable install would otherwise
     compile every module again at each pyrited start (about 0.1 s)."""
-    import compileall
-
-    import pyrite
-
-    compileall.compile_dir(os.path.dirname(pyrite.__file__), quiet=1)
+    subprocess.run([python, "-c", COMPILE], check=True)
 
 
-def run_pyrite(blk: Path, par: int) -> tuple[float, int]:
+def describe(python: str) -> str:
+    """The interpreter's version and build, and which pyrite it imports."""
+    out = subprocess.run([python, "-c", DESCRIBE], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def run_pyrite(blk: Path, par: int, python: str = sys.executable) -> tuple[float, int]:
     with tempfile.TemporaryDirectory(prefix="pyrite-bench-") as d:
         port = _free_port()
         cookie = Path(d) / "regtest" / ".cookie"
         t0 = time.monotonic()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pyrite.node.main", "-regtest", f"-datadir={d}",
+            [python, "-m", "pyrite.node.main", "-regtest", f"-datadir={d}",
              f"-rpcport={port}", f"-loadblock={blk}", f"-par={par}", "-listen=0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
@@ -148,35 +161,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--par", type=int, nargs="*", default=[1, 0], help="pyrited -par values")
     ap.add_argument("--kernel-threads", type=int, nargs="*", default=[0, 1])
     ap.add_argument("--no-kernel", action="store_true")
+    ap.add_argument("--python", nargs="*", default=[sys.executable],
+                    help="interpreters to run pyrited on (default: this one)")  # fmt: skip
     args = ap.parse_args(argv)
-    compile_bytecode()
+    pythons: list[str] = args.python
+    tags = [""] if len(pythons) == 1 else [f" [{i + 1}]" for i in range(len(pythons))]
+    for python, tag in zip(pythons, tags, strict=True):
+        compile_bytecode(python)
+        print(f"pyrited{tag} on {python}: {describe(python)}")
+    print(f"kernel: {describe(sys.executable).split('|')[0].strip()} ({sys.executable})\n")
     with tempfile.TemporaryDirectory(prefix="chain-blk-") as d:
         blk = write_blk_file(read_chain(DEFAULT_CHAIN), Path(d) / "bench-blk.dat")
         runs: dict[str, list[tuple[float, int]]] = {}
         for rnd in range(args.rounds):
-            for par in args.par:
-                name = f"pyrite -par={par}"
-                res = run_pyrite(blk, par)
-                runs.setdefault(name, []).append(res)
-                mib = res[1] / 2**20
-                print(
-                    f"round {rnd + 1}: {name:18s} {res[0]:7.2f} s  peak {mib:7.1f} MiB", flush=True
-                )
+            for python, tag in zip(pythons, tags, strict=True):
+                for par in args.par:
+                    name = f"pyrite -par={par}{tag}"
+                    res = run_pyrite(blk, par, python)
+                    runs.setdefault(name, []).append(res)
+                    print(f"round {rnd + 1}: {name:22s} {res[0]:7.2f} s  peak "
+                          f"{res[1] / 2**20:7.1f} MiB", flush=True)  # fmt: skip
             if not args.no_kernel:
                 for threads in args.kernel_threads:
                     name = f"kernel threads={threads}"
                     res = run_kernel(blk, threads)
                     runs.setdefault(name, []).append(res)
-                    print(f"round {rnd + 1}: {name:18s} {res[0]:7.2f} s  peak "
+                    print(f"round {rnd + 1}: {name:22s} {res[0]:7.2f} s  peak "
                           f"{res[1] / 2**20:7.1f} MiB", flush=True)  # fmt: skip
-    print(f"\n{'engine':20s} {'median s':>9s} {'blocks/s':>9s} {'inputs/s':>9s} {'peak MiB':>9s}")
+    print(f"\n{'engine':24s} {'median s':>9s} {'blocks/s':>9s} {'inputs/s':>9s} {'peak MiB':>9s}")
     med: dict[str, tuple[float, float]] = {}
     for name, rs in runs.items():
         t = statistics.median(r[0] for r in rs)
         m = max(r[1] for r in rs) / 2**20
         med[name] = (t, m)
-        print(f"{name:20s} {t:9.2f} {HEIGHT / t:9.1f} {INPUTS / t:9,.0f} {m:9.1f}")
-    pairs = [("pyrite -par=1", "kernel threads=0", 1.2), ("pyrite -par=0", "kernel threads=1", 1.0)]
+        print(f"{name:24s} {t:9.2f} {HEIGHT / t:9.1f} {INPUTS / t:9,.0f} {m:9.1f}")
+    pairs = [(f"pyrite -par={par}{tag}", f"kernel threads={threads}", target)
+             for tag in tags
+             for par, threads, target in ((1, 0, 1.2), (0, 1, 1.0))]  # fmt: skip
     print()
     for a, b, target in pairs:
         if a in med and b in med:

@@ -141,7 +141,7 @@ class BlockConnector:
             if session is not None:
                 # a Coin starts with the fields of its TxOut: the coins serve as they are
                 session.add(tx_index, tx, spent)  # type: ignore[arg-type]
-            undo = update_coins(view, tx, height, spent)
+            undo = update_coins(view, tx, height, spent, prevouts)
             assert undo is not None
             applied.append(tx)
             undo_txs.append(undo)

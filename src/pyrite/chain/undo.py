@@ -187,21 +187,28 @@ class BlockUndo:
 
 
 def update_coins(
-    view: CoinsCache, tx: Tx, height: int, spent: Sequence[Coin] | None = None
+    view: CoinsCache,
+    tx: Tx,
+    height: int,
+    spent: Sequence[Coin] | None = None,
+    prevouts: Sequence[OutPoint] | None = None,
 ) -> TxUndo | None:
     """Spend ``tx``'s inputs and add its outputs (mirrors UpdateCoins).
 
     Returns the TxUndo of a non-coinbase transaction, None for a coinbase.
     ``spent``, when given, lists the coins the inputs spend as ``view`` just returned
     them (ConnectBlock fetched them to check the inputs, so ``tx`` is no coinbase);
-    else they are looked up.
+    else they are looked up. ``prevouts`` may give the inputs' outpoints (ConnectBlock
+    listed them to fetch the coins).
     The inputs must exist (the caller checked them, as CheckTxInputs does);
     a missing one raises CoinsLogicError, and the view is then unusable.
     """
     undo: TxUndo | None = None
     if spent is not None:
-        view.spend_fetched([txin.prevout for txin in tx.vin], spent)
-        undo = TxUndo(list(spent))
+        if prevouts is None:
+            prevouts = [txin.prevout for txin in tx.vin]
+        view.spend_fetched(prevouts, spent)
+        undo = TxUndo(spent if type(spent) is list else list(spent))
     elif not tx.is_coinbase():
         coins: list[Coin] = []
         for txin in tx.vin:
