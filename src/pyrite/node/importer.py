@@ -18,8 +18,11 @@ log = logging.getLogger("pyrite.node.importer")
 
 RunChain = Callable[[Callable[[], Any]], Awaitable[Any]]
 #: one call into the chain thread handles blocks for about this long (RPC waits meanwhile,
-#: as Core's RPC waits for cs_main); script verdicts are settled at the end of each call
+#: as Core's RPC waits for cs_main). With script-check workers the verdicts are settled at
+#: the end of each call, which leaves the workers' last chunks to wait for: long calls
+#: then; checking in this thread settles each block as it goes, so calls can be short.
 STEP_SECONDS = 2.0
+SERIAL_STEP_SECONDS = 0.25
 
 
 async def load_external_file(
@@ -44,11 +47,14 @@ async def load_external_file(
     last_report = t0
     last_offset = 0
 
+    serial = chainstate.script_checker.processes == 1
+    step_seconds = SERIAL_STEP_SECONDS if serial else STEP_SECONDS
+
     def step(items: Iterator[ScannedBlock]) -> tuple[int, int, bool]:
-        """Process blocks from the file for about STEP_SECONDS (in the chain thread)."""
+        """Process blocks from the file for about ``step_seconds`` (in the chain thread)."""
         nonlocal last_offset
         new = count = 0
-        deadline = time.monotonic() + STEP_SECONDS
+        deadline = time.monotonic() + step_seconds
         with chainstate.deferred_scripts():
             for found in items:
                 pos = FilePos(reindex_file, found.offset) if reindex_file is not None else None
