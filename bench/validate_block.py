@@ -16,6 +16,7 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from pyrite.chain.coins import Coin
 from pyrite.chain.scriptcheck import SerialScriptChecker
@@ -60,7 +61,7 @@ def kernel_scripts(raw: bytes, undo: bytes) -> float:
     import pbk
     from pbk.script import PrecomputedTransactionData
 
-    def make(cls: type, data: bytes) -> object:
+    def make(cls: Any, data: bytes) -> Any:
         obj = cls.__new__(cls)
         super(cls, obj).__init__((ctypes.c_ubyte * len(data)).from_buffer_copy(data), len(data))
         return obj

@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from bench.chainfile import DEFAULT_CHAIN, read_chain
 from pyrite.primitives import Block, Tx, TxOut
@@ -58,7 +59,7 @@ def kernel_runner(jobs: list[Job]) -> Callable[[], int]:
     import pbk
     from pbk.script import PrecomputedTransactionData
 
-    def make(cls: type, data: bytes) -> object:
+    def make(cls: Any, data: bytes) -> Any:
         # py-bitcoinkernel copies bytes one by one in Python; build the buffer natively so
         # that only the kernel's own work is timed.
         obj = cls.__new__(cls)
