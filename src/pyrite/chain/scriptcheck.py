@@ -87,6 +87,68 @@ class ScriptChecker(Protocol):
     def close(self) -> None: ...
 
 
+def _record(failures: dict[Hashable, Failure], key: Hashable, failure: Failure | None) -> None:
+    if failure is not None:
+        old = failures.get(key)
+        if old is None or failure < old:
+            failures[key] = failure
+
+
+def _run_checks(checks: list[tuple[int, list[SigCheck]]]) -> tuple[int, int] | None:
+    """Perform signature checks (per transaction: its index in the block and the checks
+    of its inputs, in order); returns (tx index, input index) of the first that fails."""
+    for tx_index, tx_checks in checks:
+        k = first_failing(tx_checks)
+        if k >= 0:
+            return tx_index, tx_checks[k][0]
+    return None
+
+
+#: signature checks per chunk of work for a worker
+CHUNK_INPUTS = 256
+
+
+class _Chunk:
+    """Signature checks of one session, left by the fast paths (a block's worth for the
+    serial checker, ``CHUNK_INPUTS`` or so for a worker), with each transaction's
+    precomputed data in case a check fails."""
+
+    __slots__ = ("_data", "checks", "flags", "inputs", "key", "pres")
+
+    def __init__(self, key: Hashable, flags: int) -> None:
+        self.key = key
+        self.flags = flags
+        self.checks: list[tuple[int, list[SigCheck]]] = []
+        self.pres: dict[int, PrecomputedTx] = {}
+        self.inputs = 0
+        self._data: bytes | None = None
+
+    def packed(self) -> bytes:
+        """The checks as a worker gets them (pickled once, when first offered)."""
+        if self._data is None:
+            self._data = pickle.dumps(self.checks, protocol=5)
+        return self._data
+
+    def verdict(self, failed: tuple[int, int] | None) -> Failure | None:
+        """The failure for a failed check: the interpreter runs that input again for
+        Core's error name (the fast path found the signature invalid; the interpreter
+        will too, and its verdict is the one that counts)."""
+        if failed is None:
+            return None
+        tx_index, n_in = failed
+        pre = self.pres[tx_index]
+        spent = pre.spent_outputs
+        assert spent is not None
+        out = spent[n_in]
+        try:
+            verify_input_slow(pre, n_in, out.script_pubkey, out.value, self.flags)
+        except ScriptError as e:
+            return tx_index, n_in, e.code
+        log.warning("Signature check of input %d of transaction %d failed, but the script "
+                    "interpreter accepts the input", n_in, tx_index)  # fmt: skip
+        return None
+
+
 def _check_items(items: Sequence[Item], flags: int) -> Failure | None:
     """The serial checker's work: every input's scripts up to the signature check, then
     the signature checks one after the other. Keeping libsecp256k1's tables apart from
@@ -108,13 +170,6 @@ def _check_items(items: Sequence[Item], flags: int) -> Failure | None:
     if failed is None or (first is not None and first < failed):
         return first
     return failed
-
-
-def _record(failures: dict[Hashable, Failure], key: Hashable, failure: Failure | None) -> None:
-    if failure is not None:
-        old = failures.get(key)
-        if old is None or failure < old:
-            failures[key] = failure
 
 
 class _SerialSession:
@@ -162,64 +217,10 @@ class SerialScriptChecker:
         pass
 
 
-def _run_checks(checks: list[tuple[int, list[SigCheck]]]) -> tuple[int, int] | None:
-    """Perform signature checks (per transaction: its index in the block and the checks
-    of its inputs, in order); returns (tx index, input index) of the first that fails."""
-    for tx_index, tx_checks in checks:
-        k = first_failing(tx_checks)
-        if k >= 0:
-            return tx_index, tx_checks[k][0]
-    return None
-
-
 def _worker_check(checks: list[tuple[int, list[SigCheck]]]) -> tuple[tuple[int, int] | None, float]:
     """Runs in a worker process: ``_run_checks``, and the seconds it took."""
     t0 = time.perf_counter()
     return _run_checks(checks), time.perf_counter() - t0
-
-
-#: signature checks per chunk of work
-CHUNK_INPUTS = 256
-
-
-class _Chunk:
-    """Signature checks of one session, left by the fast paths (see ``_ParallelSession``),
-    with each transaction's precomputed data in case a check fails."""
-
-    __slots__ = ("_data", "checks", "flags", "inputs", "key", "pres")
-
-    def __init__(self, key: Hashable, flags: int) -> None:
-        self.key = key
-        self.flags = flags
-        self.checks: list[tuple[int, list[SigCheck]]] = []
-        self.pres: dict[int, PrecomputedTx] = {}
-        self.inputs = 0
-        self._data: bytes | None = None
-
-    def packed(self) -> bytes:
-        """The checks as a worker gets them (pickled once, when first offered)."""
-        if self._data is None:
-            self._data = pickle.dumps(self.checks, protocol=5)
-        return self._data
-
-    def verdict(self, failed: tuple[int, int] | None) -> Failure | None:
-        """The failure for a failed check: the interpreter runs that input again for
-        Core's error name (the fast path found the signature invalid; the interpreter
-        will too, and its verdict is the one that counts)."""
-        if failed is None:
-            return None
-        tx_index, n_in = failed
-        pre = self.pres[tx_index]
-        spent = pre.spent_outputs
-        assert spent is not None
-        out = spent[n_in]
-        try:
-            verify_input_slow(pre, n_in, out.script_pubkey, out.value, self.flags)
-        except ScriptError as e:
-            return tx_index, n_in, e.code
-        log.warning("Signature check of input %d of transaction %d failed, but the script "
-                    "interpreter accepts the input", n_in, tx_index)  # fmt: skip
-        return None
 
 
 class _ParallelSession:
