@@ -1,24 +1,24 @@
 """Script checks of blocks, serially or spread over worker processes (Core's -par).
 
 A block's checks run in a *session*: ConnectBlock adds each transaction (with the outputs
-it spends) as it reaches it, so workers start before the block is fully connected. The
-session then either ``finish``es (wait for the verdict, as Core's ConnectBlock does) or
-is ``defer``red: the verdict is collected later by ``resolve``, which lets the chainstate
-go on to the next block while workers still verify this one (see
-``Chainstate.deferred_scripts``).
+it spends) as it reaches it, and the scripts run once the block is connected (in one go,
+which keeps each phase's data in the caches). The session then either ``finish``es (wait
+for the verdict, as Core's ConnectBlock does) or is ``defer``red: the verdict is collected
+later by ``resolve``, which lets the chainstate go on to the next block while workers
+still verify this one (see ``Chainstate.deferred_scripts``).
 
 A verdict is the first failing input found, as ``(tx index in block, input index, Core
 error name)``, or None when every input verifies; when several inputs fail it is the
 lowest (tx, input), where Core's check queue reports one of them.
 
-The parallel checker runs the scripts of each input in the calling process up to the
-signature check: a standard spend (P2PKH, P2WPKH, P2TR key path) leaves a *signature
-check* (key, signature, signature hash), any other input is verified there and then. The
-signature checks, which are most of the work, are cut into chunks of about
-``CHUNK_INPUTS``. The checker keeps a few chunks in flight per worker process and
-verifies the queued chunks itself meanwhile, so every core stays busy whatever the split
-of work. A failed signature check is handed to the script interpreter, whose error is
-the verdict.
+Both checkers run the scripts of each input in the calling process up to the signature
+check: a standard spend (P2PKH, P2WPKH, P2TR key path) leaves a *signature check* (key,
+signature, signature hash), any other input is verified there and then. The serial
+checker then verifies the block's signature checks one after another. The parallel one
+cuts them, which are most of the work, into chunks of about ``CHUNK_INPUTS``, keeps a few
+chunks in flight per worker process and verifies the queued chunks itself meanwhile, so
+every core stays busy whatever the split of work. A failed signature check is handed to
+the script interpreter, whose error is the verdict.
 """
 
 from __future__ import annotations
