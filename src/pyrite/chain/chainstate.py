@@ -601,25 +601,27 @@ class Chainstate(BlockConnector):
 
     # ------------------------------------------------------------------ deferred scripts
     @contextmanager
-    def deferred_scripts(self) -> Iterator[None]:
+    def deferred_scripts(self, idle: Callable[[], bool] | None = None) -> Iterator[None]:
         """Connect blocks without waiting for their script verdicts (see the module
-        docstring); holds the lock throughout, and on leaving every verdict is in."""
+        docstring); holds the lock throughout, and on leaving every verdict is in.
+        ``idle``: work that touches no chain state, done while waiting for the verdicts
+        (see ``ScriptChecker.resolve``), such as reading the next blocks."""
         with self.lock:
             self._defer = self.script_checker.processes > 1
             try:
                 yield
             finally:
                 self._defer = False
-                if self._resolve_scripts():
+                if self._resolve_scripts(idle):
                     self.activate_best_chain()
 
-    def _resolve_scripts(self) -> bool:
+    def _resolve_scripts(self, idle: Callable[[], bool] | None = None) -> bool:
         """Collect pending script verdicts; on a failure roll back to the failed block's
         parent and mark it invalid. Returns True if the chain was rolled back."""
         if not self._pending:
             return False
         pending, self._pending = self._pending, []
-        failures = self.script_checker.resolve()
+        failures = self.script_checker.resolve(idle)
         failed = next((e for e in pending if e.hash in failures), None)
         if failed is None:
             self._notify_tip(self.tip())

@@ -33,7 +33,7 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from multiprocessing.connection import Connection
 from typing import Protocol
 
@@ -74,8 +74,9 @@ class ScriptChecker(Protocol):
 
     def begin(self, flags: int, key: Hashable = None) -> ScriptSession: ...
 
-    def resolve(self) -> dict[Hashable, Failure]:
-        """Wait for every deferred session; returns the verdicts that are failures."""
+    def resolve(self, idle: Callable[[], bool] | None = None) -> dict[Hashable, Failure]:
+        """Wait for every deferred session; returns the verdicts that are failures.
+        ``idle`` is other work to do while waiting, a piece per call (False: none left)."""
         ...
 
     def check_block_scripts(
@@ -203,7 +204,7 @@ class SerialScriptChecker:
     def begin(self, flags: int, key: Hashable = None) -> ScriptSession:
         return _SerialSession(self, flags, key)
 
-    def resolve(self) -> dict[Hashable, Failure]:
+    def resolve(self, idle: Callable[[], bool] | None = None) -> dict[Hashable, Failure]:
         out, self.deferred = self.deferred, {}
         return out
 
@@ -447,16 +448,31 @@ class ParallelScriptChecker:
             self._here(queue.pop())
             self._pump()
 
-    def wait_all(self) -> None:
+    def wait_all(self, idle: Callable[[], bool] | None = None) -> None:
+        """Verify the queued chunks here, then wait for the workers' answers, doing
+        ``idle`` work meanwhile (see ``ScriptChecker.resolve``)."""
         self.share_work()
         t0 = time.perf_counter()
+        busy = 0.0
         for w in self._workers:
-            while w.sent and self._answer(w, block=True):
-                pass
-        self.waited += time.perf_counter() - t0
+            while w.sent:
+                if idle is not None and not w.answer_waiting():
+                    t1 = time.perf_counter()
+                    try:
+                        more = idle()
+                    except Exception:  # optional work: it must not cost a verdict
+                        log.exception("Work done while waiting for script checks failed")
+                        more = False
+                    busy += time.perf_counter() - t1
+                    if more:
+                        continue
+                    idle = None
+                if not self._answer(w, block=True):
+                    break
+        self.waited += time.perf_counter() - t0 - busy
 
-    def resolve(self) -> dict[Hashable, Failure]:
-        self.wait_all()
+    def resolve(self, idle: Callable[[], bool] | None = None) -> dict[Hashable, Failure]:
+        self.wait_all(idle)
         out, self.failures = self.failures, {}
         return out
 

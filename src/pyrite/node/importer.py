@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,12 @@ async def load_external_file(
     serial = chainstate.script_checker.processes == 1
     step_seconds = SERIAL_STEP_SECONDS if serial else STEP_SECONDS
 
-    def step(items: Iterator[ScannedBlock]) -> tuple[int, int, bool]:
+    def step(items: _ReadAhead) -> tuple[int, int, bool]:
         """Process blocks from the file for about ``step_seconds`` (in the chain thread)."""
         nonlocal last_offset
         new = count = 0
         deadline = time.monotonic() + step_seconds
-        with chainstate.deferred_scripts():
+        with chainstate.deferred_scripts(items.read_one):
             for found in items:
                 pos = FilePos(reindex_file, found.offset) if reindex_file is not None else None
                 if chainstate.process_new_block(found.block, pos, found.raw).new_block:
@@ -67,7 +68,7 @@ async def load_external_file(
         return new, count, True
 
     try:
-        items = scan_blocks_in_file(path, magic)
+        items = _ReadAhead(scan_blocks_in_file(path, magic))
         done = False
         while not done:
             if stop.is_set():
@@ -87,6 +88,48 @@ async def load_external_file(
     log.info("Loaded %d blocks from external file in %dms", loaded,
              int((time.monotonic() - t0) * 1000))  # fmt: skip
     return loaded
+
+
+class _ReadAhead:
+    """The blocks of a file, in order, with ``read_one`` to parse the next ones early: the
+    chain thread does that while it waits for script workers' verdicts at the end of an
+    import step, instead of idling (about 50 ms per step)."""
+
+    #: blocks parsed ahead at most (a few MB)
+    LIMIT = 8
+
+    def __init__(self, items: Iterator[ScannedBlock]) -> None:
+        self._items = items
+        self._ahead: deque[ScannedBlock] = deque()
+        self._error: BaseException | None = None
+        self._done = False
+
+    def __iter__(self) -> _ReadAhead:
+        return self
+
+    def __next__(self) -> ScannedBlock:
+        if self._ahead:
+            return self._ahead.popleft()
+        if self._error is not None:  # raised where the blocks are used, not while waiting
+            error, self._error = self._error, None
+            raise error
+        return next(self._items)
+
+    def read_one(self) -> bool:
+        """Parse one more block ahead; False when there is no more to do now. Never
+        raises: an error is kept for ``__next__`` to raise in its turn."""
+        if self._done or len(self._ahead) >= self.LIMIT:
+            return False
+        try:
+            self._ahead.append(next(self._items))
+        except StopIteration:
+            self._done = True
+            return False
+        except Exception as e:
+            self._error = e
+            self._done = True
+            return False
+        return True
 
 
 async def reindex(chainstate: Chainstate, run_chain: RunChain, stop: asyncio.Event) -> None:

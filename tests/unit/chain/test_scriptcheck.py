@@ -111,3 +111,33 @@ def test_lowest_failure_wins_between_interpreter_and_signature_checks(
         want = _run(SerialScriptChecker(), both, spent)
         assert want is not None and want[:2] == (a, 0)
         assert _run(parallel, both, spent) == want
+
+
+def test_work_while_waiting_never_costs_a_verdict() -> None:
+    """``resolve(idle)`` does other work while the workers finish; that work failing is
+    logged and changes no verdict."""
+    block, spent = load_block(928927)
+    index = len(block.txs) - 2
+    bad = corrupt_signature(block.txs[index], 0)
+    assert bad is not None
+    broken = _with_tx(block, index, bad)
+    want = _run(SerialScriptChecker(), broken, spent)
+    checker = ParallelScriptChecker(1, chunk_inputs=16)
+    calls = 0
+
+    def idle() -> bool:
+        nonlocal calls
+        calls += 1
+        if calls > 3:
+            raise RuntimeError("idle work broke")
+        return True
+
+    try:
+        for key in ("a", "b"):
+            session = checker.begin(FLAGS, key)
+            for i, outs in enumerate(spent):
+                session.add(i + 1, broken.txs[i + 1] if key == "a" else block.txs[i + 1], outs)
+            session.defer()
+        assert checker.resolve(idle) == {"a": want}
+    finally:
+        checker.close()

@@ -4,7 +4,7 @@ waits for the chain thread meanwhile, as Core's RPC waits for cs_main)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +60,44 @@ def test_worker_checks_give_long_steps(tmp_path: Path, monkeypatch: pytest.Monke
         assert _import(tmp_path, checker) == (N, 1)
     finally:
         checker.close()
+
+
+def test_short_steps_with_workers_read_ahead_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every step ends by waiting for the workers' verdicts, and the blocks read ahead
+    meanwhile are connected in their turn: none lost, none twice."""
+    monkeypatch.setattr(importer, "STEP_SECONDS", 0.0)
+    checker = ParallelScriptChecker(1)
+    try:
+        loaded, calls = _import(tmp_path, checker)
+    finally:
+        checker.close()
+    assert loaded == N
+    assert 1 < calls <= N + 1
+
+
+def test_read_ahead_keeps_order_and_defers_errors() -> None:
+    def blocks() -> Iterator[Any]:
+        yield from range(5)
+        raise OSError("disk gone")
+
+    ra = importer._ReadAhead(blocks())
+    assert next(ra) == 0
+    assert ra.LIMIT >= 3
+    assert ra.read_one() and ra.read_one()  # 1 and 2 parsed ahead
+    assert next(ra) == 1
+    assert [ra.read_one() for _ in range(4)] == [True, True, False, False]  # 3, 4, then the error
+    assert [next(ra), next(ra), next(ra)] == [2, 3, 4]
+    with pytest.raises(OSError, match="disk gone"):
+        next(ra)  # raised where the blocks are used, not while reading ahead
+    with pytest.raises(StopIteration):
+        next(ra)
+
+
+def test_read_ahead_stops_at_its_limit() -> None:
+    ra = importer._ReadAhead(iter(range(100)))
+    while ra.read_one():
+        pass
+    assert len(ra._ahead) == ra.LIMIT
+    assert list(ra) == list(range(100))
