@@ -77,20 +77,22 @@ def test_short_steps_with_workers_read_ahead_in_order(
     assert 1 < calls <= N + 1
 
 
-def test_read_ahead_keeps_order_and_defers_errors() -> None:
+def test_read_ahead_keeps_order_and_defers_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importer._ReadAhead, "LIMIT", 10)
+
     def blocks() -> Iterator[Any]:
         yield from range(5)
         raise OSError("disk gone")
 
     ra = importer._ReadAhead(blocks())
     assert next(ra) == 0
-    assert ra.LIMIT >= 3
-    assert ra.read_one() and ra.read_one()  # 1 and 2 parsed ahead
+    assert ra.read_one() and ra.read_one()  # 1 and 2 read ahead
     assert next(ra) == 1
-    assert [ra.read_one() for _ in range(4)] == [True, True, False, False]  # 3, 4, then the error
+    # 3 and 4, then the error: kept, not raised while reading ahead
+    assert [ra.read_one() for _ in range(4)] == [True, True, False, False]
     assert [next(ra), next(ra), next(ra)] == [2, 3, 4]
     with pytest.raises(OSError, match="disk gone"):
-        next(ra)  # raised where the blocks are used, not while reading ahead
+        next(ra)  # raised where the blocks are used
     with pytest.raises(StopIteration):
         next(ra)
 
