@@ -63,12 +63,6 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
 SigCheck = tuple[Any, ...]
 
 
-def run_signature_check(check: SigCheck) -> bool:
-    """Perform a signature check ``try_fast_path`` handed out (many at once:
-    ``secp.first_failing``)."""
-    return secp.first_failing((check,)) < 0
-
-
 def try_fast_path(
     pre: PrecomputedTx,
     n_in: int,
