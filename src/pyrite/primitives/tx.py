@@ -163,9 +163,8 @@ class Tx:
         if allow_witness and start + 4 < r.end and buf[start + 4] == 0:
             # no inputs: the BIP144 marker, then the flag (Core reads an empty vin)
             vin: list[TxIn] = []
-            r.pos = start + 5
+            outputs_at = r.pos = start + 5
             flags = r.u8()
-            outputs_at = r.pos
             if flags != 0:
                 body_start = r.pos
                 vin = _read_vin(r)
