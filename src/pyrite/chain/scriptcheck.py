@@ -124,6 +124,12 @@ class _Chunk:
         self.inputs = 0
         self._data: bytes | None = None
 
+    def add(self, tx_index: int, pre: PrecomputedTx, checks: list[SigCheck]) -> None:
+        """Take a transaction's signature checks (kept with its precomputed data)."""
+        self.checks.append((tx_index, checks))
+        self.pres[tx_index] = pre
+        self.inputs += len(checks)
+
     def packed(self) -> bytes:
         """The checks as a worker gets them (pickled once, when first offered)."""
         if self._data is None:
@@ -162,8 +168,7 @@ def _check_items(items: Sequence[Item], flags: int) -> Failure | None:
         checks: list[SigCheck] = []
         bad = verify_tx_inputs(pre, flags, checks)
         if checks:
-            chunk.checks.append((index, checks))
-            chunk.pres[index] = pre
+            chunk.add(index, pre, checks)
         if bad is not None:  # every check left so far is for an earlier input
             first = (index, bad[0], bad[1])
             break
@@ -255,9 +260,7 @@ class _ParallelSession:
             if bad is not None:
                 _record(checker.failures, key, (tx_index, bad[0], bad[1]))
             if checks:
-                chunk.checks.append((tx_index, checks))
-                chunk.pres[tx_index] = pre
-                chunk.inputs += len(checks)
+                chunk.add(tx_index, pre, checks)
                 if chunk.inputs >= size:
                     checker.enqueue(chunk)
                     chunk = _Chunk(key, flags)
