@@ -149,15 +149,7 @@ def try_fast_path(
             return False
         if ss[: slen + 1] in spk:  # FindAndDelete would change the scriptCode
             return False
-        if sig[-1] == 1:  # SIGHASH_ALL: this input's blank record gets the script
-            head, blanks, tail = pre.legacy_all_parts()
-            p = 41 * n_in  # the scriptCode is the 25-byte script itself: no OP_CODESEPARATOR
-            h = _sha256(
-                _sha256(b"".join((head, blanks[: p + 36], b"\x19", spk, blanks[p + 37 :], tail)))
-                .digest()
-            ).digest()  # fmt: skip
-        else:
-            h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
+        h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
         if checks is not None:
             checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
             return True
