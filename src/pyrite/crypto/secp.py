@@ -205,9 +205,7 @@ def first_failing(checks: Sequence[tuple[Any, ...]]) -> int:
     with one signature buffer for all, which saves about 1 us a check."""
     sg = _new("secp256k1_ecdsa_signature *")
     memo_get = _pubkey_memo.get
-    xonly_get = _xonly_memo.get
     verify = _verify_with
-    ctx = _CTX
     i = -1
     for check in checks:
         i += 1
@@ -216,17 +214,8 @@ def first_failing(checks: Sequence[tuple[Any, ...]]) -> int:
             pk = (memo_get(pub) or pubkey_entry(pub))[0]
             if pk is None or not verify(sg, pk, sig, msg, strict_der, low_s):
                 return i
-        else:
-            _, xonly, sig, msg = check
-            xpk = xonly_get(xonly)
-            if xpk is None:
-                if len(xonly) != 32:
-                    return i
-                xpk = _xonly_parsed(xonly)
-                if xpk is None:
-                    return i
-            if len(sig) != 64 or not _schnorr_verify(ctx, sig, msg, len(msg), xpk):
-                return i
+        elif not schnorr_verify(check[1], check[2], check[3]):
+            return i
     return -1
 
 
