@@ -8,7 +8,9 @@ the time is from process start until RPC reports the expected tip. The kernel ru
 own process (py-bitcoinkernel's ChainstateManager.import_blocks on the same blk file, with
 0 or 1 script-check worker threads); its time is also from process start. Peak memory is
 each process's VmHWM, pyrited's script workers included. Rounds are interleaved; medians
-are reported. pyrite is byte-compiled first, as an installation is.
+are reported, and for each target the ratio within every round (the machine drifts, and a
+round's runs are close together in time) and the median of those. pyrite is byte-compiled
+first, as an installation is.
 
 pyrited runs on this interpreter, or on each ``--python`` given (each must have pyrite
 installed, e.g. a venv of its own): how CPython was built matters to pyrite (a build with
@@ -203,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         if a in med and b in med:
             print(f"{a} / {b}: time {med[a][0] / med[b][0]:.2f}x (target <= {target}x), "
                   f"memory {med[a][1] / med[b][1]:.2f}x (target <= 2x)")  # fmt: skip
+            # Each round runs both close together in time, so its ratio is less affected by
+            # the machine's drift than the ratio of the medians.
+            ratios = [ra[0] / rb[0] for ra, rb in zip(runs[a], runs[b], strict=True)]
+            print(f"    per round: {' '.join(f'{x:.2f}' for x in ratios)} "
+                  f"(median {statistics.median(ratios):.2f}x)")  # fmt: skip
     return 0
 
 
