@@ -13,7 +13,7 @@ FlatFilePos.
 
 Append positions come from the per-file ``BlockFileInfo`` records (blocks,
 sizes, height and time ranges) kept in the block index store (``f`` keys,
-see index.BlockIndexDB), not from the files' lengths: bytes written after
+see indexdb.BlockIndexDB), not from the files' lengths: bytes written after
 the last persisted info are unreferenced and simply get overwritten after a
 crash. A file without an info record is appended to at its current end, so
 blocks that are on disk but unknown to the index (a wiped index before

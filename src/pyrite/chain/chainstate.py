@@ -5,12 +5,13 @@ AcceptBlock, ProcessNewBlock, ActivateBestChain (with reorganisations), Invalida
 ReconsiderBlock, PreciousBlock and FlushStateToDisk; ConnectBlock and DisconnectBlock are
 in ``connect`` (the base class ``BlockConnector``).
 
-Storage (see ``blockstore``, ``index``, ``coins``): ``<netdir>/blocks/`` holds the flat
-block and undo files and ``blocks/index/`` the block index (LMDB); ``<netdir>/chainstate/``
-holds the UTXO set (LMDB). A flush writes, in this order: block/undo files (fsync), the
-block index, then the coins together with their best block in one atomic batch. After a
-crash at any instant the UTXO set therefore matches a block whose data and undo data are
-indexed, and ``open()`` reconnects whatever stored blocks have more work.
+Storage (see ``blockstore``, ``index``, ``indexdb``, ``coins``): ``<netdir>/blocks/``
+holds the flat block and undo files and ``blocks/index/`` the block index (LMDB);
+``<netdir>/chainstate/`` holds the UTXO set (LMDB). A flush writes, in this order:
+block/undo files (fsync), the block index, then the coins together with their best block
+in one atomic batch. After a crash at any instant the UTXO set therefore matches a block
+whose data and undo data are indexed, and ``open()`` reconnects whatever stored blocks
+have more work.
 
 Thread safety: every public method takes ``self.lock`` (Core's cs_main); callers in an
 event loop run them in a worker thread.
@@ -46,10 +47,10 @@ from pyrite.chain.index import (
     BLOCK_VALID_SCRIPTS,
     BLOCK_VALID_TRANSACTIONS,
     ActiveChain,
-    BlockIndexDB,
     BlockIndexEntry,
     BlockTree,
 )
+from pyrite.chain.indexdb import BlockIndexDB
 from pyrite.chain.kvstore import LmdbStore
 from pyrite.chain.scriptcheck import ScriptChecker, SerialScriptChecker
 from pyrite.chain.undo import BlockUndo

@@ -3,7 +3,7 @@
 The chain layer keeps two stores, each in its own LMDB environment (one
 directory each), like bitcoind keeps two LevelDB databases::
 
-    <netdir>/blocks/index/   block index      (BlockIndexDB in chain/index.py)
+    <netdir>/blocks/index/   block index      (BlockIndexDB in chain/indexdb.py)
     <netdir>/chainstate/     UTXO set         (CoinsDB in chain/coins.py)
 
 A store offers point reads, ordered prefix scans and one write primitive,
@@ -28,11 +28,11 @@ chainstate ``C`` + txid(32) + VARINT(n)
                           compressed amount, compressed
                           script (Core's txdb/compressor)
 chainstate ``B``          best block hash (32 bytes)         coins.CoinsDB
-index ``b`` + hash(32)    CDiskBlockIndex-like record        index.BlockIndexDB
-index ``f`` + u32le(n)    BlockFileInfo of blkNNNNN.dat      index.BlockIndexDB
-index ``l``               u32le number of the last blk file  index.BlockIndexDB
-index ``R``               b"1" while a reindex is under way  index.BlockIndexDB
-index ``F`` + name        b"1" / b"0" named flag (txindex..) index.BlockIndexDB
+index ``b`` + hash(32)    CDiskBlockIndex-like record        indexdb.BlockIndexDB
+index ``f`` + u32le(n)    BlockFileInfo of blkNNNNN.dat      indexdb.BlockIndexDB
+index ``l``               u32le number of the last blk file  indexdb.BlockIndexDB
+index ``R``               b"1" while a reindex is under way  indexdb.BlockIndexDB
+index ``F`` + name        b"1" / b"0" named flag (txindex..) indexdb.BlockIndexDB
 ========================  =================================  ===========================
 
 Unlike Core, values are not XOR-obfuscated.

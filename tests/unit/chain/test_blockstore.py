@@ -20,10 +20,10 @@ from pyrite.chain.index import (
     BLOCK_HAVE_UNDO,
     BLOCK_VALID_SCRIPTS,
     ActiveChain,
-    BlockIndexDB,
     BlockIndexEntry,
     BlockTree,
 )
+from pyrite.chain.indexdb import BlockIndexDB
 from pyrite.chain.kvstore import LmdbStore, MemoryStore
 from pyrite.chain.undo import BlockUndo, apply_coin_undo, update_coins
 from pyrite.consensus.merkle import merkle_root

@@ -17,12 +17,12 @@ from pyrite.chain.index import (
     BLOCK_VALID_TRANSACTIONS,
     BLOCK_VALID_TREE,
     ActiveChain,
-    BlockIndexDB,
     BlockIndexEntry,
     BlockTree,
     find_fork,
     locator_hashes,
 )
+from pyrite.chain.indexdb import BlockIndexDB
 from pyrite.chain.kvstore import KVStore, LmdbStore, MemoryStore
 from pyrite.errors import StorageError
 from pyrite.primitives import BlockHeader
