@@ -39,7 +39,7 @@ from pyrite.rpc.errors import (
     RPC_IN_WARMUP,
     RPC_WALLET_NOT_SPECIFIED,
 )
-from pyrite.rpc.server import split_host_port
+from pyrite.rpc.http import split_host_port
 
 DEFAULT_RPCCONNECT: Final = "127.0.0.1"
 DEFAULT_HTTP_CLIENT_TIMEOUT: Final = 900

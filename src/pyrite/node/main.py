@@ -31,7 +31,8 @@ from pyrite.node.logs import setup_logging
 from pyrite.primitives.hashes import hex_to_hash
 from pyrite.rpc.context import CLIENT_VERSION_STRING, Clock, NodeContext
 from pyrite.rpc.handlers import register_all
-from pyrite.rpc.server import RPCServer, rpc_bind_endpoints
+from pyrite.rpc.http import rpc_bind_endpoints
+from pyrite.rpc.server import RPCServer
 
 log = logging.getLogger("pyrite.node")
 

@@ -33,7 +33,9 @@ from pyrite.rpc.errors import (
     RPC_MISC_ERROR,
     RPCError,
 )
-from pyrite.rpc.server import RequestContext, RPCServer, value_from_amount
+from pyrite.rpc.jsonrpc import RequestContext
+from pyrite.rpc.jsonutil import value_from_amount
+from pyrite.rpc.server import RPCServer
 from pyrite.rpc.util import (
     UINT32_MAX,
     Arg,

@@ -17,7 +17,9 @@ from pyrite.consensus.params import ChainParams
 from pyrite.log_categories import CATEGORY_LOGGERS, LOG_CATEGORIES
 from pyrite.rpc.context import CLIENT_VERSION, PROTOCOL_VERSION, NodeContext
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RPCError
-from pyrite.rpc.server import RequestContext, RPCServer, value_from_amount
+from pyrite.rpc.jsonrpc import RequestContext
+from pyrite.rpc.jsonutil import value_from_amount
+from pyrite.rpc.server import RPCServer
 from pyrite.rpc.util import (
     INT64_MAX,
     INT64_MIN,

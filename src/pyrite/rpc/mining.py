@@ -47,7 +47,8 @@ from pyrite.rpc.errors import (
     RPC_VERIFY_ERROR,
     RPCError,
 )
-from pyrite.rpc.server import RequestContext, RPCServer
+from pyrite.rpc.jsonrpc import RequestContext
+from pyrite.rpc.server import RPCServer
 from pyrite.rpc.util import (
     UINT64_MAX,
     Arg,

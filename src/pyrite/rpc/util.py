@@ -32,7 +32,9 @@ from pyrite.rpc.errors import (
     RPC_TYPE_ERROR,
     RPCError,
 )
-from pyrite.rpc.server import RequestContext, RPCServer, value_from_amount
+from pyrite.rpc.jsonrpc import RequestContext
+from pyrite.rpc.jsonutil import value_from_amount
+from pyrite.rpc.server import RPCServer
 from pyrite.script.errors import ScriptError
 from pyrite.script.flags import STRICTENC
 from pyrite.script.interpreter import check_signature_encoding

@@ -15,7 +15,9 @@ import pytest
 
 from pyrite.node import cli
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPCError
-from pyrite.rpc.server import BTCAmount, RequestContext, RPCServer
+from pyrite.rpc.jsonrpc import RequestContext
+from pyrite.rpc.jsonutil import BTCAmount
+from pyrite.rpc.server import RPCServer
 from tests.unit.rpc.test_server import ServerThread
 
 

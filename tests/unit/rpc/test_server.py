@@ -19,17 +19,10 @@ from typing import Any, TypeVar
 import pytest
 
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPCError
-from pyrite.rpc.server import (
-    BTCAmount,
-    RequestContext,
-    RPCServer,
-    amount_from_value,
-    json_dumps,
-    parse_allow_ip,
-    rpc_bind_endpoints,
-    rpcauth_hmac,
-    split_host_port,
-)
+from pyrite.rpc.http import parse_allow_ip, rpc_bind_endpoints, rpcauth_hmac, split_host_port
+from pyrite.rpc.jsonrpc import RequestContext
+from pyrite.rpc.jsonutil import BTCAmount, amount_from_value, json_dumps
+from pyrite.rpc.server import RPCServer
 
 T = TypeVar("T")
 TIMEOUT = 10.0
