@@ -150,7 +150,9 @@ class Tx:
 
     @classmethod
     def read(cls, r: ByteReader, allow_witness: bool = True) -> Tx:
-        """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling)."""
+        """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling). A
+        transaction of the common shapes in a byte string is read in one pass
+        (``_read_common``); anything else, and any error, takes the general way."""
         start = r.pos
         buf = r.buf
         if allow_witness and cls is Tx and type(buf) is bytes:
