@@ -14,7 +14,6 @@ JSON assembly of a result that needs no lock happens there too, never on the eve
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +22,7 @@ from pyrite.chain.index import BLOCK_FAILED_MASK, BLOCK_VALID_SCRIPTS, BLOCK_VAL
 from pyrite.chain.index import BlockIndexEntry as Entry
 from pyrite.chain.utxostats import compute_utxo_stats
 from pyrite.primitives import OutPoint
-from pyrite.rpc.context import NodeContext
+from pyrite.rpc.context import ChainHandlers, NodeContext
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RPCError
 from pyrite.rpc.jsonrpc import RequestContext
 from pyrite.rpc.jsonutil import value_from_amount
@@ -130,18 +129,8 @@ def chain_tips(cs: Chainstate) -> list[dict[str, Any]]:
         return result
 
 
-class BlockchainRPC:
+class BlockchainRPC(ChainHandlers):
     """The handlers; each reads ``ctx.chainstate`` at call time."""
-
-    def __init__(self, ctx: NodeContext) -> None:
-        self.ctx = ctx
-
-    @property
-    def cs(self) -> Chainstate:
-        return self.ctx.chainstate
-
-    async def chain(self, fn: Callable[[], Any]) -> Any:
-        return await self.ctx.run_chain(fn)
 
     # -- simple queries ----------------------------------------------------------------------
 

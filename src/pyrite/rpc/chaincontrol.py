@@ -19,7 +19,7 @@ from pyrite.chain.chainstate import Chainstate
 from pyrite.chain.index import BlockIndexEntry as Entry
 from pyrite.errors import PyriteError
 from pyrite.rpc.blockchain import lookup
-from pyrite.rpc.context import NodeContext
+from pyrite.rpc.context import ChainHandlers, NodeContext
 from pyrite.rpc.errors import RPC_DATABASE_ERROR, RPC_MISC_ERROR, RPCError
 from pyrite.rpc.jsonrpc import RequestContext
 from pyrite.rpc.server import RPCServer
@@ -32,18 +32,8 @@ DEFAULT_CHECKBLOCKS: Final = 6
 WAIT_SLICE: Final = 1.0  # seconds between checks of shutdown while a waitfor* call blocks
 
 
-class ChainControlRPC:
+class ChainControlRPC(ChainHandlers):
     """The chain-management handlers; each reads ``ctx.chainstate`` at call time."""
-
-    def __init__(self, ctx: NodeContext) -> None:
-        self.ctx = ctx
-
-    @property
-    def cs(self) -> Chainstate:
-        return self.ctx.chainstate
-
-    async def chain(self, fn: Callable[[], Any]) -> Any:
-        return await self.ctx.run_chain(fn)
 
     # -- chain control -----------------------------------------------------------------------
 

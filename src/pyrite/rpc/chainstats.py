@@ -10,7 +10,6 @@ worker through ``NodeContext.run_chain``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final
 
@@ -22,7 +21,7 @@ from pyrite.consensus.validation import is_bip30_repeat
 from pyrite.encoding.bytes import compact_size
 from pyrite.primitives.tx import MAX_MONEY
 from pyrite.rpc.blockchain import check_have_data, lookup
-from pyrite.rpc.context import NodeContext
+from pyrite.rpc.context import ChainHandlers, NodeContext
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPCError
 from pyrite.rpc.jsonrpc import RequestContext
 from pyrite.rpc.server import RPCServer
@@ -173,18 +172,8 @@ def compute_block_stats(cs: Chainstate, entry: Entry) -> dict[str, Any]:
     }
 
 
-class ChainStatsRPC:
+class ChainStatsRPC(ChainHandlers):
     """The statistics handlers; each reads ``ctx.chainstate`` at call time."""
-
-    def __init__(self, ctx: NodeContext) -> None:
-        self.ctx = ctx
-
-    @property
-    def cs(self) -> Chainstate:
-        return self.ctx.chainstate
-
-    async def chain(self, fn: Callable[[], Any]) -> Any:
-        return await self.ctx.run_chain(fn)
 
     def _hash_or_height(self, value: object) -> Entry:
         """ParseHashOrHeight (call in the chain worker)."""

@@ -58,3 +58,18 @@ class NodeContext:
     def subversion(self) -> str:
         comments = f"({'; '.join(self.uacomments)})" if self.uacomments else ""
         return f"/{CLIENT_NAME}:{CLIENT_VERSION_STRING}{comments}/"
+
+
+class ChainHandlers:
+    """Base of the RPC handler classes: the node context, its chainstate (looked up at call
+    time) and ``chain`` to run chainstate work in the chain worker thread."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def cs(self) -> Chainstate:
+        return self.ctx.chainstate
+
+    async def chain(self, fn: Callable[[], Any]) -> Any:
+        return await self.ctx.run_chain(fn)

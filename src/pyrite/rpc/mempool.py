@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
-from pyrite.rpc.context import NodeContext
+from pyrite.rpc.context import ChainHandlers, NodeContext
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPCError
 from pyrite.rpc.jsonrpc import RequestContext
 from pyrite.rpc.jsonutil import value_from_amount
@@ -25,11 +25,8 @@ DEFAULT_INCREMENTAL_RELAY_FEE: Final = 1000
 DEFAULT_DATACARRIER_SIZE: Final = 83
 
 
-class MempoolRPC:
+class MempoolRPC(ChainHandlers):
     """The mempool handlers."""
-
-    def __init__(self, ctx: NodeContext) -> None:
-        self.ctx = ctx
 
     def getmempoolinfo(self, p: list[Any], req: RequestContext) -> dict[str, Any]:
         return {

@@ -38,7 +38,7 @@ from pyrite.encoding.bytes import ByteReader
 from pyrite.errors import BlockValidationError, DecodeError
 from pyrite.mining.assembler import TemplateContext, build_block, solve
 from pyrite.primitives import Block, BlockHeader, Tx, TxIn
-from pyrite.rpc.context import NodeContext
+from pyrite.rpc.context import ChainHandlers, NodeContext
 from pyrite.rpc.errors import (
     RPC_DESERIALIZATION_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,
@@ -378,14 +378,7 @@ def _decode_block(hexdata: str) -> Block:
         raise RPCError(RPC_DESERIALIZATION_ERROR, "Block decode failed") from None
 
 
-class MiningRPC:
-    def __init__(self, ctx: NodeContext) -> None:
-        self.ctx = ctx
-
-    @property
-    def cs(self) -> Chainstate:
-        return self.ctx.chainstate
-
+class MiningRPC(ChainHandlers):
     async def _generate(self, script: bytes, count: int, max_tries: int) -> list[str]:
         cs = self.cs
         clock = self.ctx.clock.now
