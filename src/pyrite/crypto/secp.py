@@ -123,7 +123,7 @@ def ecdsa_verify(pub: bytes, der_sig: bytes, msg32: bytes) -> bool:
 
 def ecdsa_verify_compact(pub: bytes, compact64: bytes, msg32: bytes) -> bool:
     """Verify a 64-byte r||s signature (S normalised first) against a serialized pubkey."""
-    pk = pubkey_entry(pub)[0]
+    pk = parsed_pubkey(pub)
     if pk is None:
         return False
     sg = _new("secp256k1_ecdsa_signature *")
@@ -133,31 +133,58 @@ def ecdsa_verify_compact(pub: bytes, compact64: bytes, msg32: bytes) -> bool:
     return bool(_ecdsa_verify(_CTX, sg, msg32, pk))
 
 
-# --- memo of parsed public keys ---
+# --- memos of public keys ---
 # Parsing a compressed key costs a field square root (about 4 us, a sixth of a
 # verification) and hashing it for a P2PKH/P2WPKH match about 1.5 us. Keys recur
-# (address reuse, change), so both are memoised per serialized key. The memo only
-# saves work: an entry is exactly what parsing and hashing that key again would give.
+# (address reuse, change), so both are memoised per serialized key, apart: the fast paths
+# need the hashes where the scripts run, the parsed key is needed where the signature is
+# verified, which with -par is often another process. The memos only save work: an entry
+# is exactly what parsing or hashing that key again would give.
 # Bounded; cleared whole when full (cheaper than tracking recency).
 PUBKEY_MEMO_SIZE = 16384
-_pubkey_memo: dict[bytes, tuple[Any, bytes, bytes, bytes]] = {}
+_pubkey_memo: dict[bytes, tuple[int, bytes, bytes, bytes]] = {}
+_parsed_memo: dict[bytes, Any] = {}
 _xonly_memo: dict[bytes, Any] = {}
 
+#: ``pubkey_entry``'s first item: the key's encoding by its size and header byte
+KEY_BAD, KEY_COMPRESSED, KEY_FULL = 0, 1, 2
 
-def pubkey_entry(pub: bytes) -> tuple[Any, bytes, bytes, bytes]:
-    """(parsed key or None if it does not parse, HASH160 of the serialized key, the
-    P2WPKH script and the P2PKH script paying to that hash)."""
+
+def pubkey_entry(pub: bytes) -> tuple[int, bytes, bytes, bytes]:
+    """(``KEY_COMPRESSED`` for 33 bytes starting 2 or 3, ``KEY_FULL`` for 65 bytes starting
+    4, 6 or 7, else ``KEY_BAD``; the HASH160 of the serialized key; the P2WPKH script and
+    the P2PKH script paying to that hash). A key of a good shape may still fail to parse
+    (not on the curve): ``parsed_pubkey`` tells."""
     entry = _pubkey_memo.get(pub)
     if entry is None:
-        pk = _new("secp256k1_pubkey *")
-        if not _pubkey_parse(_CTX, pk, pub, len(pub)):
-            pk = None
+        n = len(pub)
+        h = pub[0] if n else 0
+        if n == 33 and (h == 2 or h == 3):
+            kind = KEY_COMPRESSED
+        elif n == 65 and (h == 4 or h == 6 or h == 7):
+            kind = KEY_FULL
+        else:
+            kind = KEY_BAD
         h160 = ripemd160(_sha256(pub).digest())
-        entry = (pk, h160, b"\x00\x14" + h160, b"\x76\xa9\x14" + h160 + b"\x88\xac")
+        entry = (kind, h160, b"\x00\x14" + h160, b"\x76\xa9\x14" + h160 + b"\x88\xac")
         if len(_pubkey_memo) >= PUBKEY_MEMO_SIZE:
             _pubkey_memo.clear()
         _pubkey_memo[pub] = entry
     return entry
+
+
+def parsed_pubkey(pub: bytes) -> Any:
+    """The key parsed by libsecp256k1 (for ``ecdsa_verify_parsed``), None if it does not
+    parse (Core's CPubKey::IsFullyValid fails)."""
+    pk = _parsed_memo.get(pub)
+    if pk is None:
+        pk = _new("secp256k1_pubkey *")
+        if not _pubkey_parse(_CTX, pk, pub, len(pub)):
+            return None
+        if len(_parsed_memo) >= PUBKEY_MEMO_SIZE:
+            _parsed_memo.clear()
+        _parsed_memo[pub] = pk
+    return pk
 
 
 def _xonly_parsed(xonly32: bytes) -> Any:
@@ -175,7 +202,7 @@ def _xonly_parsed(xonly32: bytes) -> Any:
 def ecdsa_verify_parsed(
     pk: Any, der_sig: bytes, msg32: bytes, strict_der: int, require_low_s: int
 ) -> bool:
-    """Verify with a key from ``pubkey_entry``. ``strict_der`` (nonzero) says the caller
+    """Verify with a key from ``parsed_pubkey``. ``strict_der`` (nonzero) says the caller
     checked ``is_strict_der(der_sig)``, so libsecp256k1's DER parser gives what the lax one
     would; with ``require_low_s`` a high-S signature is refused (False) instead of normalised."""
     sg = _new("secp256k1_ecdsa_signature *")
@@ -204,14 +231,14 @@ def first_failing(checks: Sequence[tuple[Any, ...]]) -> int:
     require_low_s)``) and ``schnorr_verify`` (for ``(_, x-only key, signature, msg)``)
     with one signature buffer for all, which saves about 1 us a check."""
     sg = _new("secp256k1_ecdsa_signature *")
-    memo_get = _pubkey_memo.get
+    memo_get = _parsed_memo.get
     verify = _verify_with
     i = -1
     for check in checks:
         i += 1
         if len(check) == 6:
             _, pub, sig, msg, strict_der, low_s = check
-            pk = (memo_get(pub) or pubkey_entry(pub))[0]
+            pk = memo_get(pub) or parsed_pubkey(pub)
             if pk is None or not verify(sg, pk, sig, msg, strict_der, low_s):
                 return i
         elif not schnorr_verify(check[1], check[2], check[3]):

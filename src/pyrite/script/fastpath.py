@@ -32,6 +32,9 @@ _Q = struct.Struct("<q")
 _sha256 = hashlib.sha256
 _pubkey_memo_get = secp._pubkey_memo.get
 _pubkey_entry = secp.pubkey_entry
+_parsed_memo_get = secp._parsed_memo.get
+_parsed_pubkey = secp.parsed_pubkey
+_COMPRESSED = secp.KEY_COMPRESSED
 _verify_parsed = secp.ecdsa_verify_parsed
 _valid_sig_encoding = secp.is_valid_signature_encoding
 _schnorr_verify = secp.schnorr_verify
@@ -48,10 +51,8 @@ def _sig_ok(sig: bytes, flags: int) -> bool:
 
 
 def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
-    """The key (which libsecp256k1 parsed, so 33 bytes starting 2 or 3, or 65 bytes
-    starting 4, 6 or 7) passes CheckPubKeyEncoding and the witness key-type rule."""
-    if len(pub) == 33:
-        return True
+    """The key (65 bytes starting 4, 6 or 7: ``secp.KEY_FULL``) passes CheckPubKeyEncoding
+    and the witness key-type rule."""
     if segwit and flags & WITNESS_PUBKEYTYPE:
         return False
     return pub[0] == 4 or not flags & STRICTENC
@@ -61,6 +62,11 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
 #: DER signature, message, strict DER, low S)`` for ECDSA, ``(input index, x-only key,
 #: signature, message)`` for BIP340 (see ``secp.first_failing``)
 SigCheck = tuple[Any, ...]
+
+
+def _verify_now(pub: bytes, sig: bytes, h: bytes, flags: int) -> bool:
+    pk = _parsed_memo_get(pub) or _parsed_pubkey(pub)
+    return pk is not None and _verify_parsed(pk, sig, h, flags & _ENC_FLAGS, flags & LOW_S)
 
 
 def try_fast_path(
@@ -74,7 +80,8 @@ def try_fast_path(
     """True if input ``n_in`` is a standard spend that certainly verifies under ``flags``.
 
     With ``checks`` the final signature check is not done but appended there: True then
-    means the input is valid if that check passes (and the interpreter fails it if not)."""
+    means the input is valid if that check passes (and the interpreter fails it if not).
+    The key is parsed only by the check: one that does not parse fails it."""
     tx: Tx = pre.tx
     _, script_sig, _, wit = tx.vin[n_in]
     spk = script_pubkey
@@ -84,10 +91,10 @@ def try_fast_path(
             return False
         sig, pub = wit
         entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
-        pk = entry[0]
-        if pk is None or entry[2] != spk:
+        kind = entry[0]
+        if not kind or entry[2] != spk:
             return False
-        if not _sig_ok(sig, flags) or (len(pub) != 33 and not _pub_ok(pub, flags, True)):
+        if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, True)):
             return False
         if sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
             head, blanks, tail, _ = pre.bip143_all_parts()
@@ -104,7 +111,7 @@ def try_fast_path(
         if checks is not None:
             checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
             return True
-        return _verify_parsed(pk, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S)
+        return _verify_now(pub, sig[:-1], h, flags)
     if n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
         if not flags & WITNESS or not flags & TAPROOT or script_sig or len(wit) != 1:
             return False
@@ -141,11 +148,11 @@ def try_fast_path(
             return False
         pub = ss[slen + 2 :]
         entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
-        pk = entry[0]
-        if pk is None or entry[3] != spk:
+        kind = entry[0]
+        if not kind or entry[3] != spk:
             return False
         sig = ss[1 : slen + 1]
-        if not _sig_ok(sig, flags) or (plen != 33 and not _pub_ok(pub, flags, False)):
+        if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, False)):
             return False
         if ss[: slen + 1] in spk:  # FindAndDelete would change the scriptCode
             return False
@@ -153,5 +160,5 @@ def try_fast_path(
         if checks is not None:
             checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
             return True
-        return _verify_parsed(pk, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S)
+        return _verify_now(pub, sig[:-1], h, flags)
     return False

@@ -172,3 +172,52 @@ def test_first_failing_names_the_first_bad_check() -> None:
         assert secp.first_failing([b]) == 0
         for pos in (0, len(good) // 2, len(good)):
             assert secp.first_failing([*good[:pos], b, *good[pos:], *bad]) == pos
+
+
+def test_keys_that_do_not_parse_or_are_of_unusual_shape() -> None:
+    """The fast paths match a key by its hash and leave parsing it to the signature check:
+    a key of the right size that is not on the curve, a hybrid key, an uncompressed key in
+    a witness and a key of a wrong size all get the interpreter's answer either way."""
+    rng = random.Random(11)
+    while True:  # a 33-byte key of a good shape whose x is no curve point
+        off_curve = b"\x02" + rng.randbytes(32)
+        if not secp.pubkey_parses(off_curve):
+            break
+    secret = rng.randbytes(32)
+    full = secp.pubkey_from_secret(secret, compressed=False)
+    hybrid = bytes((6 + (full[64] & 1),)) + full[1:]
+    keys = {"off-curve": off_curve, "hybrid": hybrid, "uncompressed": full,
+            "short": full[:33], "bad header": b"\x05" + off_curve[1:]}  # fmt: skip
+    seen = set()
+    for name, pub in keys.items():
+        for kind in ("p2pkh", "p2wpkh"):
+            h = hash160(pub)
+            spk = b"\x76\xa9\x14" + h + b"\x88\xac" if kind == "p2pkh" else b"\x00\x14" + h
+            spent = [TxOut(50_000, spk)]
+            unsigned = Tx(2, (TxIn(OutPoint(rng.randbytes(32), 0), b"", 0xFFFFFFFF),),
+                          (TxOut(40_000, b"\x00\x14" + bytes(20)),), 0)  # fmt: skip
+            pre = PrecomputedTx(unsigned, spent)
+            if kind == "p2pkh":
+                digest = legacy_sighash(spk, unsigned, 0, 1, pre)
+            else:
+                digest = bip143_sighash(b"\x76\xa9\x14" + h + b"\x88\xac", unsigned, 0, 1,
+                                        50_000, pre)  # fmt: skip
+            sig = secp.ecdsa_sign(secret, digest) + b"\x01"
+            txin = unsigned.vin[0]
+            if kind == "p2pkh":
+                txin = txin._replace(script_sig=push_data(sig) + push_data(pub))
+            else:
+                txin = txin._replace(witness=(sig, pub))
+            tx = Tx(2, (txin,), unsigned.vout, 0)
+            for flags in FLAG_SETS:
+                want = interpreter_result(PrecomputedTx(tx, spent), 0, spk, 50_000, flags)
+                got = api_result(PrecomputedTx(tx, spent), 0, spk, 50_000, flags)
+                assert got == want, f"{name} {kind} flags {flags:#x}: {got} != {want}"
+                checks: list[SigCheck] = []
+                if try_fast_path(PrecomputedTx(tx, spent), 0, spk, 50_000, flags, checks):
+                    ok = secp.first_failing(checks) < 0
+                    assert ok == (want == "OK"), f"{name} {kind} flags {flags:#x}: {want}"
+                    seen.add((name, ok))
+    # the off-curve key reaches the check (and fails it); the others that parse pass
+    assert ("off-curve", False) in seen and ("uncompressed", True) in seen
+    assert ("hybrid", True) in seen
