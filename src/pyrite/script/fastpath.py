@@ -1,4 +1,5 @@
-"""Fast paths for the three standard spends: P2PKH, P2WPKH and P2TR key path.
+"""Fast paths for the standard spends: P2PKH, P2WPKH (bare or wrapped in P2SH) and P2TR
+key path.
 
 A fast path only ever answers "valid": it recognises the exact shape of a standard
 spend, performs the checks the interpreter would perform on that shape, and returns
@@ -14,19 +15,23 @@ import struct
 from typing import Any
 
 from pyrite.crypto import secp
+from pyrite.crypto.hashes import hash160
 from pyrite.primitives.tx import Tx
 from pyrite.script.flags import (
     CLEANSTACK,
     DERSIG,
     LOW_S,
+    P2SH,
     STRICTENC,
     TAPROOT,
     WITNESS,
     WITNESS_PUBKEYTYPE,
 )
+from pyrite.script.num import cast_to_bool
 from pyrite.script.sighash import PrecomputedTx, bip143_sighash, legacy_sighash, taproot_sighash
 
 _ENC_FLAGS = DERSIG | LOW_S | STRICTENC
+_P2SH_WITNESS = P2SH | WITNESS
 _U32 = struct.Struct("<I")
 _Q = struct.Struct("<q")
 _sha256 = hashlib.sha256
@@ -64,6 +69,24 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
 SigCheck = tuple[Any, ...]
 
 
+#: P2SH scripts paying to P2WPKH redeem scripts, by redeem script (see ``_wrapped``)
+_wrapped_memo: dict[bytes, bytes | None] = {}
+_wrapped_get = _wrapped_memo.get
+
+
+def _wrapped(redeem: bytes) -> bytes | None:
+    """The P2SH script paying to ``redeem`` (a P2WPKH script), memoised; None if its
+    program is false as a stack item (the redeem script would leave false on the stack:
+    EVAL_FALSE, for the interpreter to report)."""
+    if not cast_to_bool(redeem[2:]):
+        return None
+    spk = b"\xa9\x14" + hash160(redeem) + b"\x87"
+    if len(_wrapped_memo) >= secp.PUBKEY_MEMO_SIZE:
+        _wrapped_memo.clear()
+    _wrapped_memo[redeem] = spk
+    return spk
+
+
 def _verify_now(pub: bytes, sig: bytes, h: bytes, flags: int) -> bool:
     pk = _parsed_memo_get(pub) or _parsed_pubkey(pub)
     return pk is not None and _verify_parsed(pk, sig, h, flags & _ENC_FLAGS, flags & LOW_S)
@@ -94,25 +117,7 @@ def try_fast_path(
         kind = entry[0]
         if not kind or entry[2] != spk:
             return False
-        if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, True)):
-            return False
-        if sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
-            head, blanks, tail, _ = pre.bip143_all_parts()
-            p = 41 * n_in
-            h = _sha256(
-                _sha256(
-                    b"".join((head, blanks[p : p + 36], b"\x19\x76\xa9\x14", entry[1],
-                              b"\x88\xac", _Q.pack(amount), blanks[p + 37 : p + 41], tail))
-                ).digest()
-            ).digest()  # fmt: skip
-        else:
-            script_code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
-            h = bip143_sighash(script_code, tx, n_in, sig[-1], amount, pre)
-        if checks is not None:
-            checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
-            return True
-        return _verify_now(pub, sig[:-1], h, flags)
-    if n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
+    elif n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
         if not flags & WITNESS or not flags & TAPROOT or script_sig or len(wit) != 1:
             return False
         if pre.spent_outputs is None:
@@ -136,7 +141,7 @@ def try_fast_path(
             checks.append((n_in, spk[2:], sig, th))
             return True
         return _schnorr_verify(spk[2:], sig, th)
-    if n == 25 and spk[0] == 0x76:  # P2PKH, once the key's script matches
+    elif n == 25 and spk[0] == 0x76:  # P2PKH, once the key's script matches
         if wit or (flags & CLEANSTACK and not flags & WITNESS) or not script_sig:
             return False
         ss = script_sig
@@ -161,4 +166,39 @@ def try_fast_path(
             checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
             return True
         return _verify_now(pub, sig[:-1], h, flags)
-    return False
+    elif n == 23 and spk[0] == 0xA9 and spk[1] == 20 and spk[22] == 0x87:  # P2SH-P2WPKH
+        # the script signature pushes the redeem script, exactly (else the interpreter
+        # fails it: WITNESS_MALLEATED_P2SH), and that is the P2WPKH script of the key
+        if flags & _P2SH_WITNESS != _P2SH_WITNESS or len(wit) != 2:
+            return False
+        if len(script_sig) != 23 or script_sig[0] != 22:
+            return False
+        sig, pub = wit
+        entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
+        kind = entry[0]
+        redeem = entry[2]
+        if not kind or script_sig[1:] != redeem:
+            return False
+        if (_wrapped_get(redeem) or _wrapped(redeem)) != spk:
+            return False
+    else:
+        return False
+    # P2WPKH, bare or wrapped in P2SH: key ``pub`` (of ``entry``), signature ``sig``
+    if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, True)):
+        return False
+    if sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
+        head, blanks, tail, _ = pre.bip143_all_parts()
+        p = 41 * n_in
+        h = _sha256(
+            _sha256(
+                b"".join((head, blanks[p : p + 36], b"\x19\x76\xa9\x14", entry[1],
+                          b"\x88\xac", _Q.pack(amount), blanks[p + 37 : p + 41], tail))
+            ).digest()
+        ).digest()  # fmt: skip
+    else:
+        script_code = b"\x76\xa9\x14" + entry[1] + b"\x88\xac"
+        h = bip143_sighash(script_code, tx, n_in, sig[-1], amount, pre)
+    if checks is not None:
+        checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
+        return True
+    return _verify_now(pub, sig[:-1], h, flags)

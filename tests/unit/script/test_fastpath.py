@@ -37,12 +37,15 @@ def api_result(pre: PrecomputedTx, k: int, spk: bytes, amount: int, flags: int) 
 def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
     """A 2-input transaction whose input 0 is a valid ``kind`` spend."""
     secret = rng.randbytes(32)
-    pub = secp.pubkey_from_secret(secret, compressed=rng.random() < 0.9 or kind != "p2pkh")
+    compressed = rng.random() < 0.9 or kind not in ("p2pkh", "p2sh-p2wpkh")
+    pub = secp.pubkey_from_secret(secret, compressed=compressed)
     amount = rng.randrange(1, 10**8)
     if kind == "p2pkh":
         spk = b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac"
     elif kind == "p2wpkh":
         spk = b"\x00\x14" + hash160(pub)
+    elif kind == "p2sh-p2wpkh":
+        spk = b"\xa9\x14" + hash160(b"\x00\x14" + hash160(pub)) + b"\x87"
     else:
         internal = secp.xonly_from_secret(secret)
         tweak = taptweak_hash(internal, None)
@@ -63,10 +66,12 @@ def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
     if kind == "p2pkh":
         sig = secp.ecdsa_sign(secret, legacy_sighash(spk, unsigned, 0, hash_type, pre))
         txin = vin[0]._replace(script_sig=push_data(sig + bytes((hash_type,))) + push_data(pub))
-    elif kind == "p2wpkh":
-        code = b"\x76\xa9\x14" + spk[2:] + b"\x88\xac"
+    elif kind in ("p2wpkh", "p2sh-p2wpkh"):
+        code = b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac"
         sig = secp.ecdsa_sign(secret, bip143_sighash(code, unsigned, 0, hash_type, amount, pre))
         txin = vin[0]._replace(witness=(sig + bytes((hash_type,)), pub))
+        if kind == "p2sh-p2wpkh":
+            txin = txin._replace(script_sig=push_data(b"\x00\x14" + hash160(pub)))
     else:
         ht = rng.choice([0, 0, 1, 2, 3, 0x81, 0x82, 0x83])
         h = taproot_sighash(pre, 0, ht)
@@ -78,7 +83,7 @@ def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
 
 def mutate(rng: random.Random, tx: Tx, spent: list[TxOut]) -> tuple[Tx, list[TxOut]]:
     txin = tx.vin[0]
-    choice = rng.randrange(7)
+    choice = rng.randrange(8)
 
     def flip(b: bytes) -> bytes:
         if not b:
@@ -101,12 +106,15 @@ def mutate(rng: random.Random, tx: Tx, spent: list[TxOut]) -> tuple[Tx, list[TxO
         txin = txin._replace(witness=(*txin.witness, rng.randbytes(rng.randrange(3))))
     elif choice == 5:
         txin = txin._replace(sequence=txin.sequence ^ 1)
+    elif choice == 6:  # one more push in front (a P2SH-wrapped witness spend then fails)
+        txin = txin._replace(script_sig=b"\x00" + txin.script_sig)
     else:
         wit = txin.witness[:-1] if txin.witness else (b"",)
         txin = txin._replace(witness=wit)
     return Tx(tx.version, (txin, tx.vin[1]), tx.vout, tx.locktime), spent
 
 
+KINDS = ("p2pkh", "p2wpkh", "p2tr", "p2sh-p2wpkh")
 FLAG_SETS = [int(CONSENSUS_FLAGS), int(STANDARD_FLAGS), F.P2SH, 0, F.P2SH | F.WITNESS,
              int(ALL_FLAGS)]  # fmt: skip
 
@@ -114,8 +122,8 @@ FLAG_SETS = [int(CONSENSUS_FLAGS), int(STANDARD_FLAGS), F.P2SH, 0, F.P2SH | F.WI
 def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
     rng = random.Random(20261122)
     compared = fast_hits = deferred_hits = 0
-    for trial in range(1500):
-        kind = ("p2pkh", "p2wpkh", "p2tr")[trial % 3]
+    for trial in range(2000):
+        kind = KINDS[trial % 4]
         tx, spent = make_spend(rng, kind)
         variants = [(tx, spent)] + [mutate(rng, tx, spent) for _ in range(3)]
         for vtx, vspent in variants:
@@ -145,7 +153,7 @@ def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
                     assert not checks
                 compared += 1
     print(f"fast path: {compared} comparisons, {fast_hits} answered by the fast path")
-    assert fast_hits > 1500
+    assert fast_hits > 2000
     assert deferred_hits > fast_hits  # the same spends, and those whose signature fails
 
 
@@ -155,8 +163,8 @@ def test_first_failing_names_the_first_bad_check() -> None:
     rng = random.Random(7)
     good: list[SigCheck] = []
     bad: list[SigCheck] = []
-    for trial in range(90):
-        kind = ("p2pkh", "p2wpkh", "p2tr")[trial % 3]
+    for trial in range(120):
+        kind = KINDS[trial % 4]
         tx, spent = make_spend(rng, kind)
         for vtx, vspent in [(tx, spent), mutate(rng, tx, spent), mutate(rng, tx, spent)]:
             flags = FLAG_SETS[trial % len(FLAG_SETS)]  # with and without strict DER, low S
@@ -190,9 +198,11 @@ def test_keys_that_do_not_parse_or_are_of_unusual_shape() -> None:
             "short": full[:33], "bad header": b"\x05" + off_curve[1:]}  # fmt: skip
     seen = set()
     for name, pub in keys.items():
-        for kind in ("p2pkh", "p2wpkh"):
+        for kind in ("p2pkh", "p2wpkh", "p2sh-p2wpkh"):
             h = hash160(pub)
-            spk = b"\x76\xa9\x14" + h + b"\x88\xac" if kind == "p2pkh" else b"\x00\x14" + h
+            wrapped = b"\xa9\x14" + hash160(b"\x00\x14" + h) + b"\x87"
+            spk = {"p2pkh": b"\x76\xa9\x14" + h + b"\x88\xac", "p2wpkh": b"\x00\x14" + h,
+                   "p2sh-p2wpkh": wrapped}[kind]  # fmt: skip
             spent = [TxOut(50_000, spk)]
             unsigned = Tx(2, (TxIn(OutPoint(rng.randbytes(32), 0), b"", 0xFFFFFFFF),),
                           (TxOut(40_000, b"\x00\x14" + bytes(20)),), 0)  # fmt: skip
@@ -208,6 +218,8 @@ def test_keys_that_do_not_parse_or_are_of_unusual_shape() -> None:
                 txin = txin._replace(script_sig=push_data(sig) + push_data(pub))
             else:
                 txin = txin._replace(witness=(sig, pub))
+            if kind == "p2sh-p2wpkh":
+                txin = txin._replace(script_sig=push_data(b"\x00\x14" + h))
             tx = Tx(2, (txin,), unsigned.vout, 0)
             for flags in FLAG_SETS:
                 want = interpreter_result(PrecomputedTx(tx, spent), 0, spk, 50_000, flags)
