@@ -3,7 +3,9 @@
 Mirrors Core's ChainstateManager / Chainstate (validation.cpp): AcceptBlockHeader,
 AcceptBlock, ProcessNewBlock, ActivateBestChain (with reorganisations), InvalidateBlock,
 ReconsiderBlock, PreciousBlock and FlushStateToDisk; ConnectBlock and DisconnectBlock are
-in ``connect`` (the base class ``BlockConnector``).
+in ``connect`` (the base class ``BlockConnector``). The bodies of InvalidateBlock,
+ReconsiderBlock, PreciousBlock and VerifyDB are in ``chaincontrol``, and opening and
+closing the stores in ``lifecycle``; the methods here delegate to them.
 
 Storage (see ``blockstore``, ``index``, ``indexdb``, ``coins``): ``<netdir>/blocks/``
 holds the flat block and undo files and ``blocks/index/`` the block index (LMDB);
@@ -36,13 +38,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyrite.chain import chaincontrol, lifecycle
 from pyrite.chain.blockstore import BlockStore, FilePos
 from pyrite.chain.coins import Coin, CoinsCache, CoinsDB
 from pyrite.chain.connect import BlockConnector
 from pyrite.chain.index import (
-    BLOCK_FAILED_CHILD,
     BLOCK_FAILED_MASK,
-    BLOCK_FAILED_VALID,
     BLOCK_HAVE_UNDO,
     BLOCK_VALID_SCRIPTS,
     BLOCK_VALID_TRANSACTIONS,
@@ -59,7 +60,6 @@ from pyrite.consensus.params import ChainParams
 from pyrite.consensus.pow import block_proof
 from pyrite.errors import BlockValidationError, StorageError
 from pyrite.primitives import Block, BlockHeader, OutPoint
-from pyrite.primitives.tx import NULL_HASH
 
 log = logging.getLogger("pyrite.validation")
 
@@ -128,75 +128,14 @@ class Chainstate(BlockConnector):
     # ------------------------------------------------------------------ lifecycle
     def open(self, reindex: bool = False, reindex_chainstate: bool = False) -> None:
         """Open (or create) the stores, load the block index and reconnect to the best chain."""
-        with self.lock:
-            blocks_dir = self.netdir / "blocks"
-            chainstate_dir = self.netdir / "chainstate"
-            if reindex:
-                _wipe_dir(blocks_dir / "index")
-            if reindex or reindex_chainstate:
-                _wipe_dir(chainstate_dir)
-            blocks_dir.mkdir(parents=True, exist_ok=True)
-            self._index_store = LmdbStore(blocks_dir / "index")
-            self._coins_store = LmdbStore(chainstate_dir)
-            self.index_db = BlockIndexDB(self._index_store)
-            self.coins_db = CoinsDB(self._coins_store)
-            self.coins = CoinsCache(self.coins_db)
-            self.blockstore = BlockStore(
-                blocks_dir,
-                self.params.message_start,
-                file_infos=self.index_db.read_file_infos(),
-                last_file=self.index_db.read_last_file() or 0,
-            )
-            self.tree = BlockTree.load(self.index_db, block_proof)
-            self.reindexing = reindex or self.index_db.is_reindexing()
-            if reindex:
-                self.index_db.set_reindexing(True)
-            if not len(self.tree) and not self.reindexing:
-                self._init_genesis()
-            best = self.coins_db.best_block()
-            if best != NULL_HASH:
-                entry = self.tree.get(best)
-                if entry is None:
-                    raise StorageError(
-                        "the chainstate's best block is not in the block index; "
-                        "restart with -reindex"
-                    )
-                self.chain.set_tip(entry)
-                # as Core since PR #29640: the loaded tip's chain sorts before any other
-                # branch of equal work, so a restart keeps the same tip
-                walk: BlockIndexEntry | None = entry
-                while walk is not None:
-                    walk.sequence_id = 0
-                    walk = walk.prev
-            self._rebuild_candidates()
-            tip = self.chain.tip()
-            log.info(
-                "Loaded best chain: hashBestChain=%s height=%d",
-                tip.hash[::-1].hex() if tip else "none",
-                tip.height if tip else -1,
-            )
-            self.activate_best_chain()
+        lifecycle.open_chainstate(self, reindex, reindex_chainstate)
 
     def finish_reindex(self) -> None:
         """The blk files have all been read again: clear the persistent reindex flag."""
-        with self.lock:
-            if not len(self.tree):
-                self._init_genesis()
-            self.activate_best_chain()
-            self.flush(force=True)
-            self.index_db.set_reindexing(False)
-            self.reindexing = False
+        lifecycle.finish_reindex(self)
 
     def close(self) -> None:
-        with self.lock:
-            if self._coins_store is None:
-                return
-            self.flush(force=True)
-            self.blockstore.close()
-            assert self._index_store is not None
-            self._index_store.close()
-            self._coins_store.close()
-            self._coins_store = None
+        lifecycle.close_chainstate(self)
 
     def _init_genesis(self, stored_at: FilePos | None = None) -> None:
         genesis = self.params.genesis
@@ -556,49 +495,15 @@ class Chainstate(BlockConnector):
     # ------------------------------------------------------------------ RPC-driven changes
     def invalidate_block(self, entry: BlockIndexEntry) -> None:
         """Core's InvalidateBlock (the caller then runs activate_best_chain)."""
-        with self.lock:
-            # As Core, mark each disconnected block as it goes (FAILED_VALID on the newest
-            # disconnected one, FAILED_CHILD on its descendants), so a crash half-way keeps
-            # the node from reconnecting them on restart.
-            marked: BlockIndexEntry | None = None
-            while self.chain.contains(entry):
-                walk = self.tip()
-                self._disconnect_tip()
-                walk.status |= BLOCK_FAILED_VALID
-                self.tree.mark_dirty(walk)
-                self.candidates.discard(walk)
-                if marked is not None:
-                    marked.status = (marked.status & ~BLOCK_FAILED_VALID) | BLOCK_FAILED_CHILD
-                    self.tree.mark_dirty(marked)
-                marked = walk
-            self._mark_invalid(entry)
-            self._rebuild_candidates()
-            log.info("InvalidateBlock: marked %s invalid", entry.hash[::-1].hex())
-            self.activate_best_chain()
+        chaincontrol.invalidate_block(self, entry)
 
     def reconsider_block(self, entry: BlockIndexEntry) -> None:
         """Core's ReconsiderBlock: clear failure flags here, below and above; reactivate."""
-        with self.lock:
-            self.tree.clear_failure(entry)
-            self._rebuild_candidates()
-            self.activate_best_chain()
+        chaincontrol.reconsider_block(self, entry)
 
     def precious_block(self, entry: BlockIndexEntry) -> None:
         """Core's PreciousBlock: treat ``entry`` as if it had been received first."""
-        with self.lock:
-            tip = self.tip()
-            if entry.chain_work < tip.chain_work:
-                return
-            if tip.chain_work > self._last_precious_work:
-                self._reverse_sequence = -1
-            self._last_precious_work = tip.chain_work
-            self.tree.mark_dirty(entry)
-            entry.sequence_id = self._reverse_sequence
-            if self._reverse_sequence > -(1 << 31):
-                self._reverse_sequence -= 1
-            if entry.is_valid(BLOCK_VALID_TRANSACTIONS) and entry.chain_tx:
-                self.candidates.add(entry)
-            self.activate_best_chain()
+        chaincontrol.precious_block(self, entry)
 
     # ------------------------------------------------------------------ deferred scripts
     @contextmanager
@@ -666,43 +571,8 @@ class Chainstate(BlockConnector):
     # ------------------------------------------------------------------ verification
     def verify_chain(self, depth: int = 6, level: int = 3) -> bool:
         """Core's VerifyDB (levels 0-3): re-check recent blocks and their undo data."""
-        with self.lock:
-            tip = self.tip()
-            if depth <= 0 or depth > tip.height:
-                depth = tip.height
-            view = CoinsCache(self.coins)
-            entry: BlockIndexEntry | None = tip
-            checked = 0
-            while entry is not None and entry.prev is not None and checked < depth:
-                block = self.read_block(entry)
-                if level >= 1:
-                    try:
-                        rules.check_block(block, self.params)
-                    except BlockValidationError as e:
-                        log.info("Verification error: %s at %d: %s", entry.hash[::-1].hex(),
-                                 entry.height, e.reason)  # fmt: skip
-                        return False
-                if level >= 2:
-                    undo = self.read_undo(entry)
-                    if level >= 3 and not self.disconnect_block(block, entry, undo, view):
-                        log.info("Verification error: unclean disconnect at %d", entry.height)
-                        return False
-                checked += 1
-                entry = entry.prev
-            log.info("Verification: No coin database inconsistencies in last %d blocks", checked)
-            return True
+        return chaincontrol.verify_chain(self, depth, level)
 
 
 def _state_text(e: BlockValidationError) -> str:
     return f"{e.reason}, {e.debug}" if e.debug else e.reason
-
-
-def _wipe_dir(path: Path) -> None:
-    if not path.exists():
-        return
-    for child in sorted(path.rglob("*"), reverse=True):
-        if child.is_dir():
-            child.rmdir()
-        else:
-            child.unlink()
-    path.rmdir()
