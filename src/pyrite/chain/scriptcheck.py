@@ -11,14 +11,16 @@ A verdict is the first failing input found, as ``(tx index in block, input index
 error name)``, or None when every input verifies; when several inputs fail it is the
 lowest (tx, input), where Core's check queue reports one of them.
 
-Both checkers run the scripts of each input in the calling process up to the signature
-check: a standard spend (P2PKH, P2WPKH, P2TR key path) leaves a *signature check* (key,
-signature, signature hash), any other input is verified there and then. The serial
-checker then verifies the block's signature checks one after another. The parallel one
-cuts them, which are most of the work, into chunks of about ``CHUNK_INPUTS``, keeps a few
-chunks in flight per worker process and verifies the queued chunks itself meanwhile, so
-every core stays busy whatever the split of work. A failed signature check is handed to
-the script interpreter, whose error is the verdict.
+Both checkers run the scripts of each standard spend (P2PKH, P2WPKH bare or in P2SH, P2TR
+key path) in the calling process up to the signature check, which leaves a *signature
+check* (key, signature, signature hash). The serial checker verifies any other input there
+and then, and the block's signature checks one after another. The parallel one cuts the
+work into chunks of about ``CHUNK_INPUTS`` inputs: signature checks, and inputs of other
+shapes (multisig, P2WSH, tapscript) whole, with their serialized transaction and spent
+outputs for the interpreter in the worker. It keeps a few chunks in flight per worker
+process and does the queued chunks itself meanwhile, so every core stays busy whatever
+the split of work. A failed check or input is handed to the script interpreter here,
+whose error is the verdict.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import signal
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from multiprocessing.connection import Connection
 from typing import Protocol
 
@@ -105,36 +107,91 @@ def _run_checks(checks: list[tuple[int, list[SigCheck]]]) -> tuple[int, int] | N
     return None
 
 
+def _run_scripts(
+    jobs: Iterable[tuple[int, PrecomputedTx, list[int]]], flags: int
+) -> tuple[int, int] | None:
+    """Run the interpreter on inputs that no fast path took (per transaction: its index in
+    the block, its precomputed data and the inputs' indexes, in order); returns (tx index,
+    input index) of the first that fails."""
+    for tx_index, pre, inputs in jobs:
+        spent = pre.spent_outputs
+        assert spent is not None
+        for k in inputs:
+            out = spent[k]
+            try:
+                verify_input_slow(pre, k, out.script_pubkey, out.value, flags)
+            except ScriptError:
+                return tx_index, k
+    return None
+
+
+def _earlier(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
+    if a is None:
+        return b
+    return a if b is None or a < b else b
+
+
+#: inputs for a worker's interpreter, whole transactions at a time: (tx index, the
+#: serialized transaction, the outputs it spends as (value, script) pairs, input indexes)
+ScriptJob = tuple[int, bytes, list[tuple[int, bytes]], list[int]]
+
+
 #: signature checks per chunk of work for a worker
 CHUNK_INPUTS = 256
 
 
 class _Chunk:
     """Signature checks of one session, left by the fast paths (a block's worth for the
-    serial checker, ``CHUNK_INPUTS`` or so for a worker), with each transaction's
-    precomputed data in case a check fails."""
+    serial checker, ``CHUNK_INPUTS`` or so for a worker), and for a worker the inputs of
+    other shapes too, with each transaction's precomputed data in case a check fails."""
 
-    __slots__ = ("_data", "checks", "flags", "inputs", "key", "pres")
+    __slots__ = ("_data", "checks", "flags", "inputs", "key", "pres", "scripts")
 
     def __init__(self, key: Hashable, flags: int) -> None:
         self.key = key
         self.flags = flags
         self.checks: list[tuple[int, list[SigCheck]]] = []
+        #: inputs left to the interpreter, per transaction: (tx index, input indexes)
+        self.scripts: list[tuple[int, list[int]]] = []
         self.pres: dict[int, PrecomputedTx] = {}
         self.inputs = 0
         self._data: bytes | None = None
 
-    def add(self, tx_index: int, pre: PrecomputedTx, checks: list[SigCheck]) -> None:
-        """Take a transaction's signature checks (kept with its precomputed data)."""
-        self.checks.append((tx_index, checks))
+    def add(
+        self, tx_index: int, pre: PrecomputedTx, checks: list[SigCheck], slow: list[int]
+    ) -> None:
+        """Take a transaction's signature checks and the indexes of its inputs left to
+        the interpreter (kept with its precomputed data)."""
+        if checks:
+            self.checks.append((tx_index, checks))
+            self.inputs += len(checks)
+        if slow:
+            self.scripts.append((tx_index, slow))
+            self.inputs += len(slow)
         self.pres[tx_index] = pre
-        self.inputs += len(checks)
 
     def packed(self) -> bytes:
-        """The checks as a worker gets them (pickled once, when first offered)."""
+        """The work as a worker gets it (pickled once, when first offered): the checks,
+        the ``ScriptJob``s and the flags."""
         if self._data is None:
-            self._data = pickle.dumps(self.checks, protocol=5)
+            jobs: list[ScriptJob] = []
+            for tx_index, inputs in self.scripts:
+                pre = self.pres[tx_index]
+                spent = pre.spent_outputs
+                assert spent is not None
+                pairs = [(o.value, o.script_pubkey) for o in spent]
+                jobs.append((tx_index, pre.tx.raw, pairs, inputs))
+            self._data = pickle.dumps((self.checks, jobs, self.flags), protocol=5)
         return self._data
+
+    def run(self) -> tuple[int, int] | None:
+        """Do the chunk's work here: (tx index, input index) of the first input that fails."""
+        failed = _run_checks(self.checks)
+        if self.scripts:
+            pres = self.pres
+            jobs = [(i, pres[i], inputs) for i, inputs in self.scripts]
+            failed = _earlier(failed, _run_scripts(jobs, self.flags))
+        return failed
 
     def verdict(self, failed: tuple[int, int] | None) -> Failure | None:
         """The failure for a failed check: the interpreter runs that input again for
@@ -168,11 +225,11 @@ def _check_items(items: Sequence[Item], flags: int) -> Failure | None:
         checks: list[SigCheck] = []
         bad = verify_tx_inputs(pre, flags, checks)
         if checks:
-            chunk.add(index, pre, checks)
+            chunk.add(index, pre, checks, [])
         if bad is not None:  # every check left so far is for an earlier input
             first = (index, bad[0], bad[1])
             break
-    failed = chunk.verdict(_run_checks(chunk.checks))
+    failed = chunk.verdict(chunk.run())
     if failed is None or (first is not None and first < failed):
         return first
     return failed
@@ -223,17 +280,26 @@ class SerialScriptChecker:
         pass
 
 
-def _worker_check(checks: list[tuple[int, list[SigCheck]]]) -> tuple[tuple[int, int] | None, float]:
-    """Runs in a worker process: ``_run_checks``, and the seconds it took."""
+def _worker_check(
+    work: tuple[list[tuple[int, list[SigCheck]]], list[ScriptJob], int],
+) -> tuple[tuple[int, int] | None, float]:
+    """Runs in a worker process: a chunk's work (``_Chunk.packed``), returning (tx index,
+    input index) of the first input that fails and the seconds it took."""
     t0 = time.perf_counter()
-    return _run_checks(checks), time.perf_counter() - t0
+    checks, jobs, flags = work
+    failed = _run_checks(checks)
+    if jobs:
+        pres = [(i, PrecomputedTx(Tx.from_bytes(raw), [TxOut(v, s) for v, s in spent]), inputs)
+                for i, raw, spent, inputs in jobs]  # fmt: skip
+        failed = _earlier(failed, _run_scripts(pres, flags))
+    return failed, time.perf_counter() - t0
 
 
 class _ParallelSession:
-    """Once the block is connected, the main process computes each input's signature
-    hash (the fast paths, which need the parsed transaction and its precomputed data) and
-    verifies inputs of any other shape at once; the signature checks themselves go out in
-    chunks. (Running the scripts after the block's other checks rather than transaction by
+    """Once the block is connected, the main process computes each standard spend's
+    signature hash (the fast paths, which need the parsed transaction and its precomputed
+    data); the signature checks, and the inputs of other shapes, go out in chunks.
+    (Running the scripts after the block's other checks rather than transaction by
     transaction among them measured faster, as for the serial checker; the workers are
     still busy with earlier blocks meanwhile.)"""
 
@@ -253,14 +319,17 @@ class _ParallelSession:
         key = self.key
         size = checker.chunk_inputs
         chunk = _Chunk(key, flags)
+        slow: list[int] = []
         for tx_index, tx, spent in self.items:
             pre = PrecomputedTx(tx, spent)
             checks: list[SigCheck] = []
-            bad = verify_tx_inputs(pre, flags, checks)
+            bad = verify_tx_inputs(pre, flags, checks, slow)
             if bad is not None:
                 _record(checker.failures, key, (tx_index, bad[0], bad[1]))
-            if checks:
-                chunk.add(tx_index, pre, checks)
+            if checks or slow:
+                chunk.add(tx_index, pre, checks, slow)
+                if slow:
+                    slow = []
                 if chunk.inputs >= size:
                     checker.enqueue(chunk)
                     chunk = _Chunk(key, flags)
@@ -388,7 +457,7 @@ class ParallelScriptChecker:
     # --- scheduling ---
     def _here(self, chunk: _Chunk) -> None:
         self.inputs_here += chunk.inputs
-        _record(self.failures, chunk.key, chunk.verdict(_run_checks(chunk.checks)))
+        _record(self.failures, chunk.key, chunk.verdict(chunk.run()))
 
     def _pool_broken(self) -> None:
         """Take back what the workers had; from now on everything is verified here."""

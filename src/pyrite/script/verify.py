@@ -68,14 +68,18 @@ def verify_input_slow(
 
 
 def verify_tx_inputs(
-    pre: PrecomputedTx, flags: int, checks: list[SigCheck] | None = None
+    pre: PrecomputedTx,
+    flags: int,
+    checks: list[SigCheck] | None = None,
+    slow: list[int] | None = None,
 ) -> tuple[int, str] | None:
     """Verify every input of ``pre.tx`` against ``pre.spent_outputs`` (block validation's
     loop, with the argument checks done once). Returns ``(input index, Core error name)``
     for the first input that fails, None when all verify.
 
     With ``checks`` the signature checks of standard spends are left there (see
-    ``fastpath.try_fast_path``); only the other inputs are verified here."""
+    ``fastpath.try_fast_path``); only the other inputs are verified here, or with ``slow``
+    not even those: their indexes are listed there, for ``verify_input_slow`` elsewhere."""
     tx = pre.tx
     spent = pre.spent_outputs
     if spent is None or len(spent) != len(tx.vin):
@@ -87,6 +91,9 @@ def verify_tx_inputs(
     for k, out in enumerate(spent):
         spk = out.script_pubkey
         if fast(pre, k, spk, out.value, flags, checks):
+            continue
+        if slow is not None:
+            slow.append(k)
             continue
         try:
             verify_input_slow(pre, k, spk, out.value, flags)

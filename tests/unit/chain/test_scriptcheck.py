@@ -141,3 +141,39 @@ def test_work_while_waiting_never_costs_a_verdict() -> None:
         assert checker.resolve(idle) == {"a": want}
     finally:
         checker.close()
+
+
+def test_inputs_of_other_shapes_go_to_the_workers_whole() -> None:
+    """Inputs no fast path takes (here P2SH multisig, 1,897 of block 928828's 1,972) are
+    sent to the workers with their serialized transaction and spent outputs, for the
+    interpreter there; a bad signature among them gets the serial checker's verdict."""
+    block, spent = load_block(928828)
+    multisig = [i for i in range(1, len(block.txs))
+                if spent[i - 1][0].script_pubkey[0] == 0xA9
+                and corrupt_signature(block.txs[i], 0) is not None]  # fmt: skip
+    assert len(multisig) > 100
+    serial = SerialScriptChecker()
+    checker = ParallelScriptChecker(1, chunk_inputs=64)
+    try:
+        assert _run(checker, block, spent) is None
+        assert checker.inputs_sent > 500  # the worker ran a good share of them
+        for index in (multisig[0], multisig[len(multisig) // 2], multisig[-1]):
+            bad = corrupt_signature(block.txs[index], 0)
+            assert bad is not None
+            broken = _with_tx(block, index, bad)
+            want = _run(serial, broken, spent)
+            assert want is not None and want[:2] == (index, 0)
+            assert _run(checker, broken, spent) == want
+        # two bad inputs, one of each kind of work: the lower one is named
+        p2pkh = [i for i in range(1, len(block.txs))
+                 if len(spent[i - 1][0].script_pubkey) == 25
+                 and corrupt_signature(block.txs[i], 0) is not None]  # fmt: skip
+        a, b = sorted((multisig[len(multisig) // 3], p2pkh[-1]))
+        bad_a, bad_b = corrupt_signature(block.txs[a], 0), corrupt_signature(block.txs[b], 0)
+        assert bad_a is not None and bad_b is not None
+        both = _with_tx(_with_tx(block, a, bad_a), b, bad_b)
+        want = _run(serial, both, spent)
+        assert want is not None and want[:2] == (a, 0)
+        assert _run(checker, both, spent) == want
+    finally:
+        checker.close()
