@@ -108,6 +108,32 @@ _NONE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
+class ChainTxData:
+    """How many transactions the network had at a moment, and how many a second it adds
+    (Core's ChainTxData): the basis of the verification progress estimate."""
+
+    time: int
+    tx_count: int
+    tx_rate: float
+
+    def progress(self, chain_tx: int, block_time: int, now: int) -> float:
+        """Core's GuessVerificationProgress for a block that ends a chain of ``chain_tx``
+        transactions and is taken to be from ``block_time``: that count over the
+        estimated count at ``now``, at most 1.0."""
+        if chain_tx <= 0:
+            return 0.0
+        if chain_tx <= self.tx_count:
+            total = self.tx_count + (now - self.time) * self.tx_rate
+        else:
+            total = chain_tx + (now - block_time) * self.tx_rate
+        return min(chain_tx / total, 1.0) if total > 0 else 1.0
+
+
+#: no data: every chain counts as complete (regtest, as in Core before it set a rate there)
+NO_TX_DATA = ChainTxData(0, 0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
 class ChainParams:
     """Everything consensus (and a few node defaults) need to know about one network."""
 
@@ -146,6 +172,8 @@ class ChainParams:
     signet_challenge: bytes | None = None
     coinbase_maturity: int = COINBASE_MATURITY
     max_future_block_time: int = MAX_FUTURE_BLOCK_TIME
+    #: for the verification progress estimate (Core's chainTxData)
+    chain_tx_data: ChainTxData = NO_TX_DATA
 
     @property
     def genesis_hash(self) -> bytes:
@@ -212,6 +240,9 @@ MAIN = ChainParams(
     ),
     min_chain_work=0x000000000000000000000000000000000000000145EC036ACC5BA740052AF1A0,
     default_assume_valid=_h("00000000000000000000748969ec33043c0e52a763c6dd5193861f559f2c72e3"),
+    # Core's chainTxData of 2026-02-25 (getchaintxstats 4096 at block
+    # 00000000000000000000ccebd6d74d9194d8dcdc1d177c478e094bfad51ba5ac)
+    chain_tx_data=ChainTxData(1772055173, 1315805869, 5.40111006496122),
 )
 
 TESTNET3 = ChainParams(
@@ -244,6 +275,9 @@ TESTNET3 = ChainParams(
     ),
     min_chain_work=0x0000000000000000000000000000000000000000000017F49F702147F10C0EB6,
     default_assume_valid=_h("00000000b318a3703d14a844c55ef507f4c2fc8f8766e24271fd43c180c51637"),
+    # Core's chainTxData of 2026-02-25 (block
+    # 000000007a61e4230b28ac5cb6b5e5a0130de37ac1faf2f8987d2fa6505b67f4)
+    chain_tx_data=ChainTxData(1772051651, 536108416, 0.02691479016257117),
 )
 
 TESTNET4 = ChainParams(
@@ -281,6 +315,9 @@ TESTNET4 = ChainParams(
     script_flag_exceptions=_exceptions({}),
     min_chain_work=0x000000000000000000000000000000000000000000000E346A558455ADE8ECA9,
     default_assume_valid=_h("0000000021df65b91665a342e26ceb05e54826ad7d8fcd40316230058fa3b865"),
+    # Core's chainTxData of 2026-02-25 (block
+    # 0000000002368b1e4ee27e2e85676ae6f9f9e69579b29093e9a82c170bf7cf8a)
+    chain_tx_data=ChainTxData(1772013387, 14191421, 0.01848579579528412),
 )
 
 SIGNET = ChainParams(
@@ -310,6 +347,9 @@ SIGNET = ChainParams(
     script_flag_exceptions=_exceptions({}),
     min_chain_work=0x00000000000000000000000000000000000000000000000000001090E9DC1520,
     default_assume_valid=_h("00000002a5e0ba0498f1e9f4591af0b66b63c654665efe65206fd0ae7bbaf923"),
+    # Core's chainTxData of 2026-02-25 (block
+    # 00000008414aab61092ef93f1aacc54cf9e9f16af29ddad493b908a01ff5c329)
+    chain_tx_data=ChainTxData(1772055248, 28676833, 0.06736623436338929),
     signet_blocks=True,
     signet_challenge=SIGNET_DEFAULT_CHALLENGE,
 )

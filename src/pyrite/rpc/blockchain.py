@@ -84,15 +84,6 @@ def blocks_size_on_disk(cs: Chainstate) -> int:
     return total
 
 
-def verification_progress(cs: Chainstate, tip: Entry, now: int) -> float:
-    """A rough GuessVerificationProgress: 1.0 when caught up (always on regtest), else the
-    share of the time since genesis that the tip covers (we carry no chainTxData)."""
-    if cs.params.min_chain_work == 0 or tip.time >= now - 3600:
-        return 1.0
-    genesis_time = cs.params.genesis.header.time
-    return max(0.0, min(1.0, (tip.time - genesis_time) / max(1, now - genesis_time)))
-
-
 def chain_tips(cs: Chainstate) -> list[dict[str, Any]]:
     """getchaintips: the active tip plus every block not in the active chain that has no
     such child, highest first."""
@@ -202,6 +193,7 @@ class BlockchainRPC(ChainHandlers):
                 tip = cs.tip()
                 best = cs.tree.best_header
                 ibd = cs.is_initial_block_download()
+                progress = cs.verification_progress(tip)
                 size = blocks_size_on_disk(cs)
             info: dict[str, Any] = {
                 "chain": ctx.chain_name,
@@ -213,7 +205,7 @@ class BlockchainRPC(ChainHandlers):
                 "difficulty": real(get_difficulty(tip.bits)),
                 "time": tip.time,
                 "mediantime": tip.median_time_past(),
-                "verificationprogress": real(verification_progress(cs, tip, ctx.clock.now())),
+                "verificationprogress": real(progress),
                 "initialblockdownload": ibd,
                 "chainwork": f"{tip.chain_work:064x}",
                 "size_on_disk": size,

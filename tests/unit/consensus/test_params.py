@@ -11,8 +11,10 @@ from pyrite.consensus.params import (
     CHAIN_NAMES,
     COINBASE_MATURITY,
     MAX_FUTURE_BLOCK_TIME,
+    NO_TX_DATA,
     SIGNET_DEFAULT_CHALLENGE,
     ChainParams,
+    ChainTxData,
     create_genesis_block,
     get_params,
     signet_message_start,
@@ -423,3 +425,25 @@ def test_real_coinbase_claims_subsidy_plus_fees(name: str, height: int, chain: s
     assert claimed == get_block_subsidy(height, get_params(chain)) + fees
     if name == "300025":
         assert fees == 7_773_345
+
+
+def test_verification_progress_estimate() -> None:
+    """ChainTxData.progress is Core's GuessVerificationProgress formula."""
+    # regtest (no data): any chain counts as complete; an entry without a count as nothing
+    assert get_params("regtest").chain_tx_data == NO_TX_DATA
+    assert NO_TX_DATA.progress(5, 1_296_688_602, 2_000_000_000) == 1.0
+    assert NO_TX_DATA.progress(0, 1_296_688_602, 2_000_000_000) == 0.0
+    data = ChainTxData(time=1_000_000, tx_count=1_000, tx_rate=2.0)
+    # below the data's count: share of the count extrapolated to now
+    assert data.progress(500, 900_000, 1_000_000) == 0.5
+    assert data.progress(500, 900_000, 1_000_250) == 500 / 1_500
+    # beyond it: the chain's own count extrapolated from the block's time
+    assert data.progress(2_000, 1_000_500, 1_001_000) == 2_000 / 3_000
+    assert data.progress(2_000, 1_001_000, 1_001_000) == 1.0
+    # mainnet's genesis block is a vanishing share, the data's own block all of it
+    main = get_params("main").chain_tx_data
+    assert 0 < main.progress(1, 1_231_006_505, main.time) < 1e-9
+    assert main.progress(main.tx_count, main.time, main.time) == 1.0
+    for name in ("test", "testnet4", "signet"):
+        d = get_params(name).chain_tx_data
+        assert d.tx_count > 0 and d.tx_rate > 0 and d.time > 1_700_000_000
