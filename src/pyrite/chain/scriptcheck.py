@@ -312,8 +312,10 @@ class _ParallelSession:
     def add(self, tx_index: int, tx: Tx, spent: list[TxOut]) -> None:
         self.items.append((tx_index, tx, spent))
 
-    def _send_checks(self) -> None:
-        """Run the scripts of the transactions added, queueing their signature checks."""
+    def _send_checks(self, offer_last: bool = True) -> None:
+        """Run the scripts of the transactions added, queueing their signature checks;
+        without ``offer_last`` the last chunk is queued without offering it to a worker
+        (so that when it is the only one, this process verifies it rather than wait)."""
         checker = self.checker
         flags = self.flags
         key = self.key
@@ -334,13 +336,18 @@ class _ParallelSession:
                     checker.enqueue(chunk)
                     chunk = _Chunk(key, flags)
         self.items = []
-        if chunk.checks:
-            checker.enqueue(chunk)
+        if chunk.checks or chunk.scripts:
+            checker.enqueue(chunk, offer=offer_last)
 
     def finish(self) -> Failure | None:
-        self._send_checks()
-        self.checker.wait_all()
-        return self.checker.failures.pop(self.key, None)
+        checker = self.checker
+        checker.chunk_cap = SYNC_CHUNKS  # leave this process its share of the block
+        try:
+            self._send_checks(offer_last=False)
+            checker.wait_all()
+        finally:
+            checker.chunk_cap = 0
+        return checker.failures.pop(self.key, None)
 
     def defer(self) -> None:
         self._send_checks()
@@ -416,6 +423,11 @@ def _worker_main(conn: Connection, parent_end: Connection) -> None:
 #: caps it lower), so sending never blocks the node
 MAX_SENT_BYTES = 360_000
 SOCKET_BUFFER = 1 << 20
+#: chunks a worker may have unanswered while this process waits for a single block's
+#: verdict (``finish``, outside the import pipeline): few, so that most of the block's
+#: chunks stay queued for this process to share; with MAX_SENT_BYTES of them in flight a
+#: worker took every chunk of a block of up to about 2,000 inputs and this process idled
+SYNC_CHUNKS = 2
 
 
 class ParallelScriptChecker:
@@ -445,6 +457,8 @@ class ParallelScriptChecker:
         self.worker_seconds = 0.0
         #: a worker died (killed, out of memory): everything is verified here from then on
         self.broken = False
+        #: at most this many chunks in flight per worker (0: only MAX_SENT_BYTES bounds it)
+        self.chunk_cap = 0
         # fork: workers share the parent's pages copy-on-write. Create the checker before
         # any thread exists, as the daemon does.
         ctx = multiprocessing.get_context("fork")
@@ -491,6 +505,7 @@ class ParallelScriptChecker:
     def _pump(self) -> None:
         """Collect the workers' answers and top them up from the oldest queued chunks."""
         queue = self._queue
+        cap = self.chunk_cap
         for w in self._workers:
             if self.broken:
                 return
@@ -499,7 +514,7 @@ class ParallelScriptChecker:
             while queue and not self.broken:
                 chunk = queue[0]
                 data = chunk.packed()
-                if w.sent and w.sent_bytes + len(data) > w.max_sent:
+                if w.sent and (w.sent_bytes + len(data) > w.max_sent or len(w.sent) == cap):
                     break
                 queue.popleft()
                 w.sent.append((chunk, len(data)))
@@ -509,9 +524,10 @@ class ParallelScriptChecker:
                 except OSError:
                     self._pool_broken()
 
-    def enqueue(self, chunk: _Chunk) -> None:
+    def enqueue(self, chunk: _Chunk, offer: bool = True) -> None:
         self._queue.append(chunk)
-        self._pump()
+        if offer:
+            self._pump()
 
     def share_work(self) -> None:
         """Verify the queued chunks here, newest first, keeping the workers topped up."""

@@ -177,3 +177,33 @@ def test_inputs_of_other_shapes_go_to_the_workers_whole() -> None:
         assert _run(checker, both, spent) == want
     finally:
         checker.close()
+
+
+@pytest.mark.parametrize("chunk_inputs", [1, 3, 64])
+def test_a_last_chunk_of_interpreter_inputs_only_is_verified(chunk_inputs: int) -> None:
+    """Whatever the chunking, a chunk holding only inputs for the interpreter (no
+    signature checks) is verified: a bad signature in the block's last multisig
+    transaction, or in one alone at the end of a session, is found."""
+    block, spent = load_block(928828)
+    multisig = [i for i in range(1, len(block.txs))
+                if spent[i - 1][0].script_pubkey[0] == 0xA9
+                and corrupt_signature(block.txs[i], 0) is not None]  # fmt: skip
+    last = multisig[-1]
+    bad = corrupt_signature(block.txs[last], 0)
+    assert bad is not None
+    broken = _with_tx(block, last, bad)
+    want = _run(SerialScriptChecker(), broken, spent)
+    assert want is not None and want[:2] == (last, 0)
+    checker = ParallelScriptChecker(1, chunk_inputs=chunk_inputs)
+    try:
+        assert _run(checker, broken, spent) == want
+        # the multisig transaction alone in a session, finished and deferred
+        session = checker.begin(FLAGS)
+        session.add(last, bad, spent[last - 1])
+        assert session.finish() == want
+        session = checker.begin(FLAGS, "k")
+        session.add(last, bad, spent[last - 1])
+        session.defer()
+        assert checker.resolve() == {"k": want}
+    finally:
+        checker.close()
