@@ -32,12 +32,18 @@ UNDO = DATA / "vectors" / "bcoin" / "test" / "data" / "block300025-undo.raw"
 HEIGHT = 300025
 
 
+def read_block(raw: bytes, undo: bytes) -> tuple[Block, list[list[TxOut]]]:
+    """A block and, per non-coinbase transaction, the outputs its inputs spend (bcoin's
+    undo files list them one after the other)."""
+    block = Block.from_bytes(raw)
+    r = ByteReader(undo)
+    return block, [[TxOut.read(r) for _ in tx.vin] for tx in block.txs[1:]]
+
+
 def validate(raw: bytes, undo: bytes) -> int:
     params = get_params("main")
-    block = Block.from_bytes(raw)
+    block, spent = read_block(raw, undo)
     rules.check_block(block, params)
-    r = ByteReader(undo)
-    spent = [[TxOut.read(r) for _ in tx.vin] for tx in block.txs[1:]]
     flags = rules.block_script_flags(HEIGHT, block.hash, params)
     fees = 0
     sigops = rules.accumulate_sigops_cost(0, tx_sigop_cost(block.txs[0], (), flags))
@@ -55,7 +61,12 @@ def validate(raw: bytes, undo: bytes) -> int:
     return sum(len(s) for s in spent)
 
 
-def kernel_scripts(raw: bytes, undo: bytes) -> float:
+#: the script flags libbitcoinkernel takes (its btck_ScriptVerificationFlags: Core's bits)
+KERNEL_FLAGS = 1 | 4 | 16 | 512 | 1024 | 2048 | 131072
+
+
+def kernel_scripts(raw: bytes, undo: bytes, flags: int = 1 | 2048 | 131072) -> float:
+    """Seconds libbitcoinkernel takes to verify every input's scripts, one thread."""
     import ctypes
 
     import pbk
@@ -66,21 +77,19 @@ def kernel_scripts(raw: bytes, undo: bytes) -> float:
         super(cls, obj).__init__((ctypes.c_ubyte * len(data)).from_buffer_copy(data), len(data))
         return obj
 
-    block = Block.from_bytes(raw)
-    r = ByteReader(undo)
-    spent = [[TxOut.read(r) for _ in tx.vin] for tx in block.txs[1:]]
+    block, spent = read_block(raw, undo)
     prepared = []
     for tx, outs in zip(block.txs[1:], spent, strict=True):
         ktx = make(pbk.Transaction, tx.raw)
         spks = [make(pbk.ScriptPubkey, o.script_pubkey) for o in outs]
         kouts = [pbk.TransactionOutput(s, o.value) for s, o in zip(spks, outs, strict=True)]
         prepared.append((ktx, kouts, spks, [o.value for o in outs]))
-    flags = pbk.ScriptVerificationFlags(1 | 2048 | 131072)
+    kflags = pbk.ScriptVerificationFlags(flags & KERNEL_FLAGS)
     t = time.perf_counter()
     for ktx, kouts, spks, amounts in prepared:
         pre = PrecomputedTransactionData(ktx, kouts)
         for k, spk in enumerate(spks):
-            if not spk.verify(amounts[k], ktx, pre, k, flags):
+            if not spk.verify(amounts[k], ktx, pre, k, kflags):
                 raise SystemExit("kernel rejected an input")
     return time.perf_counter() - t
 
