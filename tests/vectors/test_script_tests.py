@@ -9,6 +9,7 @@ from pyrite.script.errors import ScriptError
 from pyrite.script.flags import ALL_FLAGS, ScriptFlags
 from pyrite.script.interpreter import Checker, verify_input
 from pyrite.script.sighash import PrecomputedTx
+from pyrite.script.verify import verify_tx_input
 from tests.conftest import vector_path
 from tests.vectors.script_helpers import (
     build_script_test,
@@ -83,4 +84,32 @@ def test_script_tests_flag_monotonicity() -> None:
             if not ok:
                 failures.append(f"row {idx} flags {f2:#x} ({bit.name}): got {got}")
     print(f"script_tests.json monotonicity: {checks} flag variations")
+    assert not failures, "\n".join(failures[:50])
+
+
+def test_script_tests_through_the_fast_paths() -> None:
+    """Every case again through the public entry point, whose standard-template and
+    multisig fast paths must give Core's expected result too. (A flag combination that
+    Core's VerifyScript would not accept, which that entry point refuses with ValueError
+    before any script runs, is counted apart.)"""
+    failures = []
+    refused = 0
+    cases = load_cases()
+    for idx, row in cases:
+        sig, spk, wit, amount, flags, expected = build_script_test(row)
+        credit = crediting_tx(spk, amount)
+        spend = spending_tx(credit, sig, wit, amount)
+        try:
+            verify_tx_input(PrecomputedTx(spend, [TxOut(amount, spk)]), 0, spk, amount, flags)
+            got = "OK"
+        except ScriptError as e:
+            got = e.code
+        except ValueError:
+            refused += 1
+            continue
+        if got != expected:
+            failures.append(f"row {idx}: expected {expected}, got {got}: {row}")
+    print(f"script_tests.json through verify_tx_input: {len(cases) - refused} cases, "
+          f"{refused} flag combinations refused, {len(failures)} failures")  # fmt: skip
+    assert refused < len(cases) // 10
     assert not failures, "\n".join(failures[:50])

@@ -12,6 +12,7 @@ from pyrite.script.errors import ScriptError
 from pyrite.script.flags import ALL_FLAGS, ScriptFlags, parse_flags
 from pyrite.script.interpreter import Checker, verify_input
 from pyrite.script.sighash import PrecomputedTx
+from pyrite.script.verify import verify_tx_input
 from tests.conftest import vector_path
 from tests.vectors.script_helpers import fill_flags, trim_flags
 
@@ -33,8 +34,10 @@ def prevout_map(prevouts: list[list[object]]) -> dict[OutPoint, TxOut]:
     return out
 
 
-def scripts_ok(tx: Tx, prev: dict[OutPoint, TxOut], flags: int) -> str | None:
-    """None if every input verifies, else '<input>: <error>' for the first failure."""
+def scripts_ok(tx: Tx, prev: dict[OutPoint, TxOut], flags: int, public: bool = False) -> str | None:
+    """None if every input verifies, else '<input>: <error>' for the first failure; with
+    ``public`` through ``verify_tx_input`` (the fast paths first) instead of the
+    interpreter alone."""
     spent = [prev.get(i.prevout) for i in tx.vin]
     have_all = all(s is not None for s in spent)
     pre = PrecomputedTx(tx, [s for s in spent if s is not None] if have_all else None)
@@ -43,8 +46,11 @@ def scripts_ok(tx: Tx, prev: dict[OutPoint, TxOut], flags: int) -> str | None:
         if coin is None:
             return f"{k}: missing prevout"
         try:
-            verify_input(txin.script_sig, coin.script_pubkey, txin.witness, flags,
-                         Checker(tx, k, coin.value, pre))  # fmt: skip
+            if public:
+                verify_tx_input(pre, k, coin.script_pubkey, coin.value, flags)
+            else:
+                verify_input(txin.script_sig, coin.script_pubkey, txin.witness, flags,
+                             Checker(tx, k, coin.value, pre))  # fmt: skip
         except ScriptError as e:
             return f"{k}: {e.code}"
     return None
@@ -116,4 +122,29 @@ def test_tx_invalid() -> None:
                 failures.append(f"row {idx}: adding flag {bit:#x} made it pass")
     print(f"tx_invalid.json: {len(cases)} cases ({badtx} BADTX), {len(failures)} failures")
     assert len(cases) == 93
+    assert not failures, "\n".join(failures)
+
+
+def test_tx_vectors_through_the_fast_paths() -> None:
+    """tx_valid and tx_invalid again through the public entry point, whose fast paths
+    (standard templates, multisig) must give the same verdict as the interpreter and as
+    the file. BADTX rows test CheckTransaction, not scripts (see test_tx_invalid)."""
+    failures = []
+    checked = badtx = 0
+    for name, valid in (("tx_valid.json", True), ("tx_invalid.json", False)):
+        for idx, prevouts, tx_hex, flag_text in load(name):
+            if flag_text == "BADTX":
+                badtx += 1
+                continue
+            tx = Tx.from_hex(tx_hex)
+            prev = prevout_map(prevouts)
+            flags = ALL & ~int(parse_flags(flag_text)) if valid else int(parse_flags(flag_text))
+            fast = scripts_ok(tx, prev, flags, public=True)
+            slow = scripts_ok(tx, prev, flags)
+            checked += 1
+            if fast != slow or (fast is None) != valid:
+                failures.append(f"{name} row {idx}: public path {fast}, interpreter {slow}")
+    print(f"tx vectors through verify_tx_input: {checked} cases ({badtx} BADTX rows apart), "
+          f"{len(failures)} failures")  # fmt: skip
+    assert checked + badtx == 121 + 93
     assert not failures, "\n".join(failures)

@@ -42,7 +42,7 @@ from typing import Protocol
 from pyrite.crypto.secp import first_failing
 from pyrite.primitives import Block, Tx, TxOut
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import SigCheck
+from pyrite.script.fastpath import SigCheck, try_multisig
 from pyrite.script.sighash import PrecomputedTx
 from pyrite.script.verify import verify_input_slow, verify_tx_inputs
 
@@ -118,6 +118,8 @@ def _run_scripts(
         assert spent is not None
         for k in inputs:
             out = spent[k]
+            if try_multisig(pre, k, out.script_pubkey, out.value, flags):
+                continue
             try:
                 verify_input_slow(pre, k, out.script_pubkey, out.value, flags)
             except ScriptError:

@@ -1,5 +1,5 @@
-"""Fast paths for the standard spends: P2PKH, P2WPKH (bare or wrapped in P2SH) and P2TR
-key path.
+"""Fast paths for the standard spends: P2PKH, P2WPKH (bare or wrapped in P2SH), P2TR key
+path, and bare multisig in P2SH or P2WSH.
 
 A fast path only ever answers "valid": it recognises the exact shape of a standard
 spend, performs the checks the interpreter would perform on that shape, and returns
@@ -28,6 +28,7 @@ from pyrite.script.flags import (
     WITNESS_PUBKEYTYPE,
 )
 from pyrite.script.num import cast_to_bool
+from pyrite.script.script import push_data
 from pyrite.script.sighash import PrecomputedTx, bip143_sighash, legacy_sighash, taproot_sighash
 
 _ENC_FLAGS = DERSIG | LOW_S | STRICTENC
@@ -92,6 +93,143 @@ def _verify_now(pub: bytes, sig: bytes, h: bytes, flags: int) -> bool:
     return pk is not None and _verify_parsed(pk, sig, h, flags & _ENC_FLAGS, flags & LOW_S)
 
 
+# --- bare multisig (OP_m <keys> OP_n OP_CHECKMULTISIG) in P2SH or P2WSH ---
+
+
+def _multisig_parts(script: bytes) -> tuple[int, list[bytes]] | None:
+    """(m, keys) of the script OP_m <key>... OP_n OP_CHECKMULTISIG with 1 <= m <= n <= 16
+    and 33- or 65-byte key pushes; else None."""
+    size = len(script)
+    if size < 37 or script[-1] != 0xAE:
+        return None
+    m = script[0] - 0x50
+    n = script[-2] - 0x50
+    if not 1 <= m <= n <= 16:
+        return None
+    keys = []
+    pos = 1
+    end = size - 2
+    while pos < end:
+        ln = script[pos]
+        if ln != 33 and ln != 65:
+            return None
+        keys.append(script[pos + 1 : pos + 1 + ln])
+        pos += 1 + ln
+    if pos != end or len(keys) != n:
+        return None
+    return m, keys
+
+
+def _pushes(script: bytes) -> list[bytes] | None:
+    """What a script of minimal pushes only (OP_0, direct pushes of 2 to 75 bytes,
+    PUSHDATA1 of 76 to 255) leaves on the stack; None for any other script."""
+    items = []
+    pos = 0
+    size = len(script)
+    while pos < size:
+        op = script[pos]
+        if op == 0:
+            items.append(b"")
+            pos += 1
+            continue
+        if 2 <= op <= 75:
+            ln = op
+            pos += 1
+        elif op == 0x4C and pos + 1 < size and script[pos + 1] >= 76:
+            ln = script[pos + 1]
+            pos += 2
+        else:
+            return None
+        if pos + ln > size:
+            return None
+        items.append(script[pos : pos + ln])
+        pos += ln
+    return items
+
+
+def _multisig_ok(
+    pre: PrecomputedTx, n_in: int, items: list[bytes], code: bytes, amount: int, flags: int,
+    segwit: bool,
+) -> bool:  # fmt: skip
+    """``items`` (the dummy, the signatures) satisfy the multisig script ``code`` (also the
+    signature hashes' scriptCode) by OP_CHECKMULTISIG's own search, every signature and
+    key of an encoding that these flags accept; False also for anything unusual."""
+    parts = _multisig_parts(code)
+    if parts is None or items[0]:  # the dummy is empty (NULLDUMMY)
+        return False
+    m, keys = parts
+    sigs = items[1:]
+    if len(sigs) != m:
+        return False
+    for sig in sigs:
+        if not sig or not _sig_ok(sig, flags):
+            return False
+        if not segwit and push_data(sig) in code:  # FindAndDelete would change scriptCode
+            return False
+    for key in keys:
+        if len(key) == 33:
+            if key[0] != 2 and key[0] != 3:
+                return False
+        elif key[0] not in (4, 6, 7) or not _pub_ok(key, flags, segwit):
+            return False
+    tx = pre.tx
+    enc = flags & _ENC_FLAGS
+    low = flags & LOW_S
+    hashes: dict[int, bytes] = {}
+    n_sigs = m
+    n_keys = len(keys)
+    isig = ikey = 0
+    while n_sigs:  # Core's loop: each signature against the keys left, in order
+        sig = sigs[isig]
+        hash_type = sig[-1]
+        h = hashes.get(hash_type)
+        if h is None:
+            if segwit:
+                h = bip143_sighash(code, tx, n_in, hash_type, amount, pre)
+            else:
+                h = legacy_sighash(code, tx, n_in, hash_type, pre)
+            hashes[hash_type] = h
+        key = keys[ikey]
+        pk = _parsed_memo_get(key) or _parsed_pubkey(key)
+        if pk is not None and _verify_parsed(pk, sig[:-1], h, enc, low):
+            isig += 1
+            n_sigs -= 1
+        ikey += 1
+        n_keys -= 1
+        if n_sigs > n_keys:
+            return False
+    return True
+
+
+def try_multisig(pre: PrecomputedTx, n_in: int, script_pubkey: bytes, amount: int,
+                 flags: int) -> bool:  # fmt: skip
+    """True if input ``n_in`` spends a P2SH or P2WSH output whose script is a bare
+    multisig, with a signature for each of the first m keys that match and nothing else,
+    and so certainly verifies under ``flags`` (the signatures are verified here; this
+    search cannot be left to a worker as a list of checks). False: ask the interpreter."""
+    spk = script_pubkey
+    _, script_sig, _, wit = pre.tx.vin[n_in]
+    n = len(spk)
+    if n == 23 and spk[0] == 0xA9 and spk[1] == 20 and spk[22] == 0x87:  # P2SH
+        if not flags & P2SH or wit:
+            return False
+        items = _pushes(script_sig)
+        if items is None or len(items) < 3:
+            return False
+        redeem = items.pop()
+        if hash160(redeem) != spk[2:22]:
+            return False
+        return _multisig_ok(pre, n_in, items, redeem, amount, flags, False)
+    if n == 34 and spk[0] == 0 and spk[1] == 32:  # P2WSH
+        if not flags & WITNESS or script_sig or len(wit) < 3:
+            return False
+        witness_script = wit[-1]
+        if _sha256(witness_script).digest() != spk[2:]:
+            return False
+        return _multisig_ok(pre, n_in, list(wit[:-1]), witness_script, amount, flags, True)
+    return False
+
+
 def try_fast_path(
     pre: PrecomputedTx,
     n_in: int,
@@ -104,7 +242,8 @@ def try_fast_path(
 
     With ``checks`` the final signature check is not done but appended there: True then
     means the input is valid if that check passes (and the interpreter fails it if not).
-    The key is parsed only by the check: one that does not parse fails it."""
+    The key is parsed only by the check: one that does not parse fails it. Without
+    ``checks`` multisig spends are tried too (``try_multisig``)."""
     tx: Tx = pre.tx
     _, script_sig, _, wit = tx.vin[n_in]
     spk = script_pubkey
@@ -169,9 +308,9 @@ def try_fast_path(
     elif n == 23 and spk[0] == 0xA9 and spk[1] == 20 and spk[22] == 0x87:  # P2SH-P2WPKH
         # the script signature pushes the redeem script, exactly (else the interpreter
         # fails it: WITNESS_MALLEATED_P2SH), and that is the P2WPKH script of the key
-        if flags & _P2SH_WITNESS != _P2SH_WITNESS or len(wit) != 2:
-            return False
-        if len(script_sig) != 23 or script_sig[0] != 22:
+        if len(script_sig) != 23 or script_sig[0] != 22 or len(wit) != 2:
+            return checks is None and try_multisig(pre, n_in, spk, amount, flags)
+        if flags & _P2SH_WITNESS != _P2SH_WITNESS:
             return False
         sig, pub = wit
         entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
@@ -182,7 +321,7 @@ def try_fast_path(
         if (_wrapped_get(redeem) or _wrapped(redeem)) != spk:
             return False
     else:
-        return False
+        return checks is None and try_multisig(pre, n_in, spk, amount, flags)
     # P2WPKH, bare or wrapped in P2SH: key ``pub`` (of ``entry``), signature ``sig``
     if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, True)):
         return False

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pyrite.primitives.tx import Tx, TxOut
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import SigCheck, try_fast_path
+from pyrite.script.fastpath import SigCheck, try_fast_path, try_multisig
 from pyrite.script.flags import ALL_FLAGS, TAPROOT, ScriptFlags
 from pyrite.script.interpreter import Checker, check_flag_combination, verify_input
 from pyrite.script.sighash import PrecomputedTx
@@ -95,6 +95,8 @@ def verify_tx_inputs(
         if slow is not None:
             slow.append(k)
             continue
+        if checks is not None and try_multisig(pre, k, spk, out.value, flags):
+            continue  # (without checks try_fast_path tried it)
         try:
             verify_input_slow(pre, k, spk, out.value, flags)
         except ScriptError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 from pyrite.crypto import secp
@@ -9,7 +10,7 @@ from pyrite.crypto.hashes import hash160
 from pyrite.primitives.tx import OutPoint, Tx, TxIn, TxOut
 from pyrite.script import flags as F
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import SigCheck, try_fast_path
+from pyrite.script.fastpath import SigCheck, try_fast_path, try_multisig
 from pyrite.script.flags import ALL_FLAGS, CONSENSUS_FLAGS, STANDARD_FLAGS
 from pyrite.script.interpreter import Checker, taptweak_hash, verify_input
 from pyrite.script.script import push_data
@@ -233,3 +234,167 @@ def test_keys_that_do_not_parse_or_are_of_unusual_shape() -> None:
     # the off-curve key reaches the check (and fails it); the others that parse pass
     assert ("off-curve", False) in seen and ("uncompressed", True) in seen
     assert ("hybrid", True) in seen
+
+
+def make_multisig_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut], list[int]]:
+    """A 2-input transaction whose input 0 validly spends an m-of-n multisig in P2SH
+    (``p2sh-multisig``) or P2WSH, signed by a random m of the keys (in key order); also
+    the hash types used."""
+    n = rng.randint(1, 4)
+    m = rng.randint(1, n)
+    secrets = [rng.randbytes(32) for _ in range(n)]
+    uncompressed = 0.2 if kind == "p2sh-multisig" else 0.05
+    pubs = [secp.pubkey_from_secret(s, compressed=rng.random() >= uncompressed)
+            for s in secrets]  # fmt: skip
+    script = bytes((0x50 + m,)) + b"".join(push_data(p) for p in pubs) + bytes((0x50 + n, 0xAE))
+    if kind == "p2sh-multisig":
+        spk = b"\xa9\x14" + hash160(script) + b"\x87"
+    else:
+        spk = b"\x00\x20" + hashlib.sha256(script).digest()
+    amount = rng.randrange(1, 10**8)
+    spent = [TxOut(amount, spk), TxOut(5000, b"\x00\x14" + bytes(20))]
+    vin = (
+        TxIn(OutPoint(rng.randbytes(32), rng.randrange(4)), b"", 0xFFFFFFFD),
+        TxIn(OutPoint(rng.randbytes(32), 1), b"", 0xFFFFFFFF),
+    )
+    vout = (TxOut(amount - 1000, b"\x00\x14" + rng.randbytes(20)), TxOut(1, b"\x6a"))
+    unsigned = Tx(2, vin, vout, 0)
+    pre = PrecomputedTx(unsigned, spent)
+    signers = sorted(rng.sample(range(n), m))
+    sigs = []
+    hash_types = []
+    for k in signers:
+        ht = rng.choice([1, 1, 1, 2, 3, 0x81, 0x83])
+        if kind == "p2sh-multisig":
+            h = legacy_sighash(script, unsigned, 0, ht, pre)
+        else:
+            h = bip143_sighash(script, unsigned, 0, ht, amount, pre)
+        sigs.append(secp.ecdsa_sign(secrets[k], h) + bytes((ht,)))
+        hash_types.append(ht)
+    if kind == "p2sh-multisig":
+        ss = b"\x00" + b"".join(push_data(s) for s in sigs) + push_data(script)
+        txin = vin[0]._replace(script_sig=ss)
+    else:
+        txin = vin[0]._replace(witness=(b"", *sigs, script))
+    return Tx(2, (txin, vin[1]), vout, 0), spent, hash_types
+
+
+def _multisig_mutations(rng: random.Random, tx: Tx, spent: list[TxOut]) -> list[Tx]:
+    """Changes that matter to a multisig spend: signature order, the dummy, a missing
+    signature, a high-S signature, an undefined hash type."""
+    txin = tx.vin[0]
+    out: list[Tx] = []
+
+    def with_items(items: list[bytes]) -> None:
+        if txin.witness:
+            new = txin._replace(witness=tuple(items))
+        else:
+            new = txin._replace(script_sig=b"".join(push_data(i) if i else b"\x00" for i in items))
+        out.append(Tx(tx.version, (new, tx.vin[1]), tx.vout, tx.locktime))
+
+    if txin.witness:
+        items = list(txin.witness)
+    else:
+        items = []
+        pos = 0
+        ss = txin.script_sig
+        while pos < len(ss):
+            op = ss[pos]
+            if op == 0:
+                items.append(b"")
+                pos += 1
+            elif op == 0x4C:
+                items.append(ss[pos + 2 : pos + 2 + ss[pos + 1]])
+                pos += 2 + ss[pos + 1]
+            else:
+                items.append(ss[pos + 1 : pos + 1 + op])
+                pos += 1 + op
+    sigs = items[1:-1]
+    if len(sigs) >= 2:
+        with_items([items[0], sigs[1], sigs[0], *sigs[2:], items[-1]])
+    with_items([b"\x01", *sigs, items[-1]])
+    with_items([items[0], *sigs[:-1], items[-1]])
+    with_items([*items[:-1], b"\x00", items[-1]])  # one signature too many
+    # S replaced by n - S (the same signature, high S)
+    sig = sigs[0]
+    der = sig[:-1]
+    r_len = der[3]
+    s = int.from_bytes(der[6 + r_len :], "big")
+    high = (secp.SECP256K1_ORDER - s).to_bytes(33, "big").lstrip(b"\x00")
+    if high[0] & 0x80:
+        high = b"\x00" + high
+    body = der[2 : 6 + r_len - 2] + b"\x02" + bytes((len(high),)) + high
+    with_items([items[0], b"\x30" + bytes((len(body),)) + body + sig[-1:], *sigs[1:], items[-1]])
+    with_items([items[0], sig[:-1] + b"\x04", *sigs[1:], items[-1]])
+    return out
+
+
+def test_multisig_fast_path_agrees_with_interpreter() -> None:
+    rng = random.Random(2026_11_22)
+    compared = hits = 0
+    for trial in range(600):
+        kind = ("p2sh-multisig", "p2wsh-multisig")[trial % 2]
+        tx, spent, _ = make_multisig_spend(rng, kind)
+        variants = [(tx, spent)] + [mutate(rng, tx, spent) for _ in range(2)]
+        variants += [(v, spent) for v in _multisig_mutations(rng, tx, spent)]
+        for vtx, vspent in variants:
+            spk, amount = vspent[0].script_pubkey, vspent[0].value
+            for flags in FLAG_SETS:
+                want = interpreter_result(PrecomputedTx(vtx, vspent), 0, spk, amount, flags)
+                fast = try_multisig(PrecomputedTx(vtx, vspent), 0, spk, amount, flags)
+                if fast:
+                    hits += 1
+                    assert want == "OK", (
+                        f"trial {trial} {kind} flags {flags:#x}: the multisig path accepted "
+                        f"what the interpreter rejects ({want})"
+                    )
+                got = api_result(PrecomputedTx(vtx, vspent), 0, spk, amount, flags)
+                assert got == want, f"trial {trial} {kind} flags {flags:#x}: {got} != {want}"
+                # with a list for signature checks the fast path leaves multisig alone
+                checks: list[SigCheck] = []
+                assert not try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags,
+                                         checks) and not checks  # fmt: skip
+                compared += 1
+    print(f"multisig: {compared} comparisons, {hits} answered by the multisig path")
+    assert hits > 1500
+
+
+def test_multisig_with_a_key_that_does_not_parse() -> None:
+    """A key that is no curve point fails its comparisons, as in the interpreter: the
+    signature moves on to the next key."""
+    rng = random.Random(5)
+    while True:
+        off_curve = b"\x03" + rng.randbytes(32)
+        if not secp.pubkey_parses(off_curve):
+            break
+    secret = rng.randbytes(32)
+    good = secp.pubkey_from_secret(secret)
+    for keys, want_ok in (([off_curve, good], True), ([good, off_curve], True),
+                          ([off_curve], False)):  # fmt: skip
+        n = len(keys)
+        script = b"\x51" + b"".join(push_data(k) for k in keys) + bytes((0x50 + n, 0xAE))
+        for kind in ("p2sh", "p2wsh"):
+            if kind == "p2sh":
+                spk = b"\xa9\x14" + hash160(script) + b"\x87"
+            else:
+                spk = b"\x00\x20" + hashlib.sha256(script).digest()
+            spent = [TxOut(7000, spk)]
+            unsigned = Tx(2, (TxIn(OutPoint(rng.randbytes(32), 0), b"", 0xFFFFFFFF),),
+                          (TxOut(6000, b"\x00\x14" + bytes(20)),), 0)  # fmt: skip
+            pre = PrecomputedTx(unsigned, spent)
+            if kind == "p2sh":
+                h = legacy_sighash(script, unsigned, 0, 1, pre)
+            else:
+                h = bip143_sighash(script, unsigned, 0, 1, 7000, pre)
+            sig = secp.ecdsa_sign(secret, h) + b"\x01"
+            txin = unsigned.vin[0]
+            if kind == "p2sh":
+                txin = txin._replace(script_sig=b"\x00" + push_data(sig) + push_data(script))
+            else:
+                txin = txin._replace(witness=(b"", sig, script))
+            tx = Tx(2, (txin,), unsigned.vout, 0)
+            flags = int(CONSENSUS_FLAGS)
+            want = interpreter_result(PrecomputedTx(tx, spent), 0, spk, 7000, flags)
+            assert (want == "OK") == want_ok, (keys, kind, want)
+            got = try_multisig(PrecomputedTx(tx, spent), 0, spk, 7000, flags)
+            assert got == want_ok, (keys, kind)
