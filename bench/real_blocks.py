@@ -3,12 +3,12 @@
 
     python -m bench.real_blocks [--rounds N] [--no-kernel]
 
-For each block: its inputs, how many of them no fast path takes (multisig and the like,
-which only the interpreter runs), and the time to verify every input's scripts with the
-block's flags (Core's GetBlockScriptFlags at its height): pyrite in one process
-(``-par=1``), pyrite with one worker process (what ``-par=0`` gives on two cores), and
-libbitcoinkernel on one thread. The import benchmark's chain holds only standard spends;
-these blocks show how the rest fares.
+For each block: its inputs, how many of them take the multisig path and how many only the
+interpreter runs (the rest are standard spends with fast paths), and the time to verify
+every input's scripts with the block's flags (Core's GetBlockScriptFlags at its height):
+pyrite in one process (``-par=1``), pyrite with one worker process (what ``-par=0`` gives
+on two cores), and libbitcoinkernel on one thread. The import benchmark's chain holds only
+standard spends; these blocks show how the rest fares.
 """
 
 from __future__ import annotations
@@ -22,22 +22,27 @@ from pyrite.chain.scriptcheck import ParallelScriptChecker, ScriptChecker, Seria
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import get_params
 from pyrite.primitives import Block, TxOut
-from pyrite.script.fastpath import try_fast_path
+from pyrite.script.fastpath import try_fast_path, try_multisig
 from pyrite.script.sighash import PrecomputedTx
 
 BLOCKS = {300025: "main", 928816: "test", 928828: "test", 928831: "test", 928848: "test",
           928849: "test", 928927: "test", 1087400: "test"}  # fmt: skip
 
 
-def interpreter_inputs(block: Block, spent: list[list[TxOut]], flags: int) -> int:
-    """How many inputs no fast path takes."""
-    n = 0
+def input_kinds(block: Block, spent: list[list[TxOut]], flags: int) -> tuple[int, int]:
+    """How many inputs the multisig path takes, and how many only the interpreter runs
+    (the rest take the standard fast paths)."""
+    multisig = interp = 0
     for tx, outs in zip(block.txs[1:], spent, strict=True):
         pre = PrecomputedTx(tx, outs)
         for k, out in enumerate(outs):
-            if not try_fast_path(pre, k, out.script_pubkey, out.value, flags, []):
-                n += 1
-    return n
+            if try_fast_path(pre, k, out.script_pubkey, out.value, flags, []):
+                continue
+            if try_multisig(pre, k, out.script_pubkey, out.value, flags):
+                multisig += 1
+            else:
+                interp += 1
+    return multisig, interp
 
 
 def timed(checker: ScriptChecker, block: Block, spent: list[list[TxOut]], flags: int) -> float:
@@ -56,7 +61,7 @@ def main() -> int:
     args = ap.parse_args()
     parallel = ParallelScriptChecker(1)
     serial = SerialScriptChecker()
-    print(f"{'block':>8} {'net':>4} {'inputs':>7} {'interp.':>7} {'-par=1 ms':>10} "
+    print(f"{'block':>8} {'net':>4} {'inputs':>7} {'multisig':>8} {'interp.':>7} {'-par=1 ms':>10} "
           f"{'1 worker':>9} {'speedup':>8} {'kernel ms':>10} {'-par=1/kernel':>14}")  # fmt: skip
     try:
         for height, net in BLOCKS.items():
@@ -73,9 +78,9 @@ def main() -> int:
                     ker.append(kernel_scripts(raw, undo, flags))
             s, p = statistics.median(ser), statistics.median(par)
             inputs = sum(len(o) for o in spent)
-            interp = interpreter_inputs(block, spent, flags)
-            line = (f"{height:>8} {net:>4} {inputs:>7,} {interp:>7,} {s * 1000:>10.1f}"
-                    f" {p * 1000:>9.1f} {s / p:>7.2f}x")  # fmt: skip
+            multisig, interp = input_kinds(block, spent, flags)
+            line = (f"{height:>8} {net:>4} {inputs:>7,} {multisig:>8,} {interp:>7,}"
+                    f" {s * 1000:>10.1f} {p * 1000:>9.1f} {s / p:>7.2f}x")  # fmt: skip
             if ker:
                 k = statistics.median(ker)
                 line += f" {k * 1000:>10.1f} {s / k:>13.2f}x"
