@@ -1,5 +1,5 @@
 """Fast paths for the standard spends: P2PKH, P2WPKH (bare or wrapped in P2SH), P2TR key
-path, and bare multisig in P2SH or P2WSH.
+path, P2PK, and bare multisig (also in P2SH or P2WSH).
 
 A fast path only ever answers "valid": it recognises the exact shape of a standard
 spend, performs the checks the interpreter would perform on that shape, and returns
@@ -203,10 +203,11 @@ def _multisig_ok(
 
 def try_multisig(pre: PrecomputedTx, n_in: int, script_pubkey: bytes, amount: int,
                  flags: int) -> bool:  # fmt: skip
-    """True if input ``n_in`` spends a P2SH or P2WSH output whose script is a bare
-    multisig, with a signature for each of the first m keys that match and nothing else,
-    and so certainly verifies under ``flags`` (the signatures are verified here; this
-    search cannot be left to a worker as a list of checks). False: ask the interpreter."""
+    """True if input ``n_in`` spends a bare multisig output, or a P2SH or P2WSH output
+    whose script is one, with a signature for each of the first m keys that match and
+    nothing else, and so certainly verifies under ``flags`` (the signatures are verified
+    here; this search cannot be left to a worker as a list of checks). False: ask the
+    interpreter."""
     spk = script_pubkey
     _, script_sig, _, wit = pre.tx.vin[n_in]
     n = len(spk)
@@ -227,6 +228,13 @@ def try_multisig(pre: PrecomputedTx, n_in: int, script_pubkey: bytes, amount: in
         if _sha256(witness_script).digest() != spk[2:]:
             return False
         return _multisig_ok(pre, n_in, list(wit[:-1]), witness_script, amount, flags, True)
+    if n >= 37 and spk[-1] == 0xAE:  # bare multisig, if the script is one
+        if wit or (flags & CLEANSTACK and not flags & WITNESS):
+            return False
+        items = _pushes(script_sig)
+        if items is None or len(items) < 2:
+            return False
+        return _multisig_ok(pre, n_in, items, spk, amount, flags, False)
     return False
 
 
@@ -320,6 +328,27 @@ def try_fast_path(
             return False
         if (_wrapped_get(redeem) or _wrapped(redeem)) != spk:
             return False
+    elif ((n == 35 and spk[0] == 33) or (n == 67 and spk[0] == 65)) and spk[-1] == 0xAC:  # P2PK
+        if wit or (flags & CLEANSTACK and not flags & WITNESS) or not script_sig:
+            return False
+        slen = script_sig[0]
+        if not 9 <= slen <= 73 or len(script_sig) != slen + 1:
+            return False
+        sig = script_sig[1:]
+        pub = spk[1:-1]
+        entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
+        kind = entry[0]
+        if not kind or not _sig_ok(sig, flags):
+            return False
+        if kind != _COMPRESSED and not _pub_ok(pub, flags, False):
+            return False
+        if script_sig in spk:  # FindAndDelete would change the scriptCode
+            return False
+        h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
+        if checks is not None:
+            checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
+            return True
+        return _verify_now(pub, sig[:-1], h, flags)
     else:
         return checks is None and try_multisig(pre, n_in, spk, amount, flags)
     # P2WPKH, bare or wrapped in P2SH: key ``pub`` (of ``entry``), signature ``sig``

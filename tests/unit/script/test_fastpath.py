@@ -38,7 +38,7 @@ def api_result(pre: PrecomputedTx, k: int, spk: bytes, amount: int, flags: int) 
 def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
     """A 2-input transaction whose input 0 is a valid ``kind`` spend."""
     secret = rng.randbytes(32)
-    compressed = rng.random() < 0.9 or kind not in ("p2pkh", "p2sh-p2wpkh")
+    compressed = rng.random() < 0.9 or kind not in ("p2pkh", "p2sh-p2wpkh", "p2pk")
     pub = secp.pubkey_from_secret(secret, compressed=compressed)
     amount = rng.randrange(1, 10**8)
     if kind == "p2pkh":
@@ -47,6 +47,8 @@ def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
         spk = b"\x00\x14" + hash160(pub)
     elif kind == "p2sh-p2wpkh":
         spk = b"\xa9\x14" + hash160(b"\x00\x14" + hash160(pub)) + b"\x87"
+    elif kind == "p2pk":
+        spk = push_data(pub) + b"\xac"
     else:
         internal = secp.xonly_from_secret(secret)
         tweak = taptweak_hash(internal, None)
@@ -67,6 +69,9 @@ def make_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut]]:
     if kind == "p2pkh":
         sig = secp.ecdsa_sign(secret, legacy_sighash(spk, unsigned, 0, hash_type, pre))
         txin = vin[0]._replace(script_sig=push_data(sig + bytes((hash_type,))) + push_data(pub))
+    elif kind == "p2pk":
+        sig = secp.ecdsa_sign(secret, legacy_sighash(spk, unsigned, 0, hash_type, pre))
+        txin = vin[0]._replace(script_sig=push_data(sig + bytes((hash_type,))))
     elif kind in ("p2wpkh", "p2sh-p2wpkh"):
         code = b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac"
         sig = secp.ecdsa_sign(secret, bip143_sighash(code, unsigned, 0, hash_type, amount, pre))
@@ -115,7 +120,7 @@ def mutate(rng: random.Random, tx: Tx, spent: list[TxOut]) -> tuple[Tx, list[TxO
     return Tx(tx.version, (txin, tx.vin[1]), tx.vout, tx.locktime), spent
 
 
-KINDS = ("p2pkh", "p2wpkh", "p2tr", "p2sh-p2wpkh")
+KINDS = ("p2pkh", "p2wpkh", "p2tr", "p2sh-p2wpkh", "p2pk")
 FLAG_SETS = [int(CONSENSUS_FLAGS), int(STANDARD_FLAGS), F.P2SH, 0, F.P2SH | F.WITNESS,
              int(ALL_FLAGS)]  # fmt: skip
 
@@ -123,8 +128,8 @@ FLAG_SETS = [int(CONSENSUS_FLAGS), int(STANDARD_FLAGS), F.P2SH, 0, F.P2SH | F.WI
 def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
     rng = random.Random(20261122)
     compared = fast_hits = deferred_hits = 0
-    for trial in range(2000):
-        kind = KINDS[trial % 4]
+    for trial in range(2500):
+        kind = KINDS[trial % len(KINDS)]
         tx, spent = make_spend(rng, kind)
         variants = [(tx, spent)] + [mutate(rng, tx, spent) for _ in range(3)]
         for vtx, vspent in variants:
@@ -154,7 +159,7 @@ def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
                     assert not checks
                 compared += 1
     print(f"fast path: {compared} comparisons, {fast_hits} answered by the fast path")
-    assert fast_hits > 2000
+    assert fast_hits > 2500
     assert deferred_hits > fast_hits  # the same spends, and those whose signature fails
 
 
@@ -164,8 +169,8 @@ def test_first_failing_names_the_first_bad_check() -> None:
     rng = random.Random(7)
     good: list[SigCheck] = []
     bad: list[SigCheck] = []
-    for trial in range(120):
-        kind = KINDS[trial % 4]
+    for trial in range(150):
+        kind = KINDS[trial % len(KINDS)]
         tx, spent = make_spend(rng, kind)
         for vtx, vspent in [(tx, spent), mutate(rng, tx, spent), mutate(rng, tx, spent)]:
             flags = FLAG_SETS[trial % len(FLAG_SETS)]  # with and without strict DER, low S
@@ -243,12 +248,14 @@ def make_multisig_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut],
     n = rng.randint(1, 4)
     m = rng.randint(1, n)
     secrets = [rng.randbytes(32) for _ in range(n)]
-    uncompressed = 0.2 if kind == "p2sh-multisig" else 0.05
+    uncompressed = 0.05 if kind == "p2wsh-multisig" else 0.2
     pubs = [secp.pubkey_from_secret(s, compressed=rng.random() >= uncompressed)
             for s in secrets]  # fmt: skip
     script = bytes((0x50 + m,)) + b"".join(push_data(p) for p in pubs) + bytes((0x50 + n, 0xAE))
     if kind == "p2sh-multisig":
         spk = b"\xa9\x14" + hash160(script) + b"\x87"
+    elif kind == "bare-multisig":
+        spk = script
     else:
         spk = b"\x00\x20" + hashlib.sha256(script).digest()
     amount = rng.randrange(1, 10**8)
@@ -265,7 +272,7 @@ def make_multisig_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut],
     hash_types = []
     for k in signers:
         ht = rng.choice([1, 1, 1, 2, 3, 0x81, 0x83])
-        if kind == "p2sh-multisig":
+        if kind != "p2wsh-multisig":
             h = legacy_sighash(script, unsigned, 0, ht, pre)
         else:
             h = bip143_sighash(script, unsigned, 0, ht, amount, pre)
@@ -274,6 +281,8 @@ def make_multisig_spend(rng: random.Random, kind: str) -> tuple[Tx, list[TxOut],
     if kind == "p2sh-multisig":
         ss = b"\x00" + b"".join(push_data(s) for s in sigs) + push_data(script)
         txin = vin[0]._replace(script_sig=ss)
+    elif kind == "bare-multisig":
+        txin = vin[0]._replace(script_sig=b"\x00" + b"".join(push_data(s) for s in sigs))
     else:
         txin = vin[0]._replace(witness=(b"", *sigs, script))
     return Tx(2, (txin, vin[1]), vout, 0), spent, hash_types
@@ -309,12 +318,14 @@ def _multisig_mutations(rng: random.Random, tx: Tx, spent: list[TxOut]) -> list[
             else:
                 items.append(ss[pos + 1 : pos + 1 + op])
                 pos += 1 + op
-    sigs = items[1:-1]
+    # a bare multisig's script signature holds no script after the signatures
+    tail = [] if spent[0].script_pubkey[-1] == 0xAE else items[-1:]
+    sigs = items[1 : len(items) - len(tail)]
     if len(sigs) >= 2:
-        with_items([items[0], sigs[1], sigs[0], *sigs[2:], items[-1]])
-    with_items([b"\x01", *sigs, items[-1]])
-    with_items([items[0], *sigs[:-1], items[-1]])
-    with_items([*items[:-1], b"\x00", items[-1]])  # one signature too many
+        with_items([items[0], sigs[1], sigs[0], *sigs[2:], *tail])
+    with_items([b"\x01", *sigs, *tail])
+    with_items([items[0], *sigs[:-1], *tail])
+    with_items([items[0], *sigs, b"\x00", *tail])  # one item too many
     # S replaced by n - S (the same signature, high S)
     sig = sigs[0]
     der = sig[:-1]
@@ -324,16 +335,16 @@ def _multisig_mutations(rng: random.Random, tx: Tx, spent: list[TxOut]) -> list[
     if high[0] & 0x80:
         high = b"\x00" + high
     body = der[2 : 6 + r_len - 2] + b"\x02" + bytes((len(high),)) + high
-    with_items([items[0], b"\x30" + bytes((len(body),)) + body + sig[-1:], *sigs[1:], items[-1]])
-    with_items([items[0], sig[:-1] + b"\x04", *sigs[1:], items[-1]])
+    with_items([items[0], b"\x30" + bytes((len(body),)) + body + sig[-1:], *sigs[1:], *tail])
+    with_items([items[0], sig[:-1] + b"\x04", *sigs[1:], *tail])
     return out
 
 
 def test_multisig_fast_path_agrees_with_interpreter() -> None:
     rng = random.Random(2026_11_22)
     compared = hits = 0
-    for trial in range(600):
-        kind = ("p2sh-multisig", "p2wsh-multisig")[trial % 2]
+    for trial in range(900):
+        kind = ("p2sh-multisig", "p2wsh-multisig", "bare-multisig")[trial % 3]
         tx, spent, _ = make_multisig_spend(rng, kind)
         variants = [(tx, spent)] + [mutate(rng, tx, spent) for _ in range(2)]
         variants += [(v, spent) for v in _multisig_mutations(rng, tx, spent)]
@@ -356,7 +367,7 @@ def test_multisig_fast_path_agrees_with_interpreter() -> None:
                                          checks) and not checks  # fmt: skip
                 compared += 1
     print(f"multisig: {compared} comparisons, {hits} answered by the multisig path")
-    assert hits > 1500
+    assert hits > 2200
 
 
 def test_multisig_with_a_key_that_does_not_parse() -> None:
