@@ -4,7 +4,8 @@
                                  [--python INTERPRETER ...]
 
 pyrited runs as a real process: ``pyrited -regtest -loadblock=<chain in blk layout> -par=N``;
-the time is from process start until RPC reports the expected tip. The kernel runs in its
+the time is from process start until RPC reports the expected tip (a ``waitforblock`` call
+that answers as soon as it is reached: no polling load on the node). The kernel runs in its
 own process (py-bitcoinkernel's ChainstateManager.import_blocks on the same blk file, with
 0 or 1 script-check worker threads); its time is also from process start. Peak memory is
 each process's VmHWM, pyrited's script workers included. Rounds are interleaved; medians
@@ -66,11 +67,11 @@ def _free_port() -> int:
         return port
 
 
-def _rpc(port: int, cookie: Path, method: str) -> object:
+def _rpc(port: int, cookie: Path, method: str, *params: object) -> object:
     auth = base64.b64encode(cookie.read_text().strip().encode()).decode()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []})
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
         conn.request("POST", "/", body, {"Authorization": f"Basic {auth}"})
         return json.loads(conn.getresponse().read())["result"]
     finally:
@@ -127,10 +128,14 @@ def run_pyrite(blk: Path, par: int, python: str = sys.executable) -> tuple[float
                 if proc.poll() is not None:
                     raise SystemExit(f"pyrited exited: {proc.stderr.read().decode()}")  # type: ignore[union-attr]
                 if cookie.exists():
+                    # waitforblock answers as soon as the tip is reached (or after 1 s):
+                    # no polling load on the node while it imports
                     try:
-                        if _rpc(port, cookie, "getbestblockhash") == TIP:
+                        reply = _rpc(port, cookie, "waitforblock", TIP, 1000)
+                        if isinstance(reply, dict) and reply.get("hash") == TIP:
                             break
-                    except (OSError, ValueError, KeyError):
+                        continue
+                    except (OSError, ValueError, KeyError, TypeError):
                         pass
                 time.sleep(0.02)
             dt = time.monotonic() - t0

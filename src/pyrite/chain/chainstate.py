@@ -185,8 +185,10 @@ class Chainstate(BlockConnector):
         with self.lock:
             return self.coins.get_coin(outpoint)
 
-    def is_initial_block_download(self) -> bool:
-        tip = self.chain.tip()
+    def is_initial_block_download(self, tip: BlockIndexEntry | None = None) -> bool:
+        """Core's IsInitialBlockDownload, for the active tip or the given one."""
+        if tip is None:
+            tip = self.chain.tip()
         if tip is None or tip.chain_work < self.params.min_chain_work:
             return True
         return tip.time < self.clock() - 24 * 3600

@@ -29,6 +29,7 @@ from pyrite.node import importer
 from pyrite.node.config import Config, ConfigError
 from pyrite.node.logs import setup_logging
 from pyrite.primitives.hashes import hex_to_hash
+from pyrite.rpc.blockchain import settle
 from pyrite.rpc.context import CLIENT_VERSION_STRING, Clock, NodeContext
 from pyrite.rpc.handlers import register_all
 from pyrite.rpc.http import rpc_bind_endpoints
@@ -164,8 +165,16 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
     clock = Clock(config.get_int("mocktime", 0))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chain")
 
+    def settled(fn: Callable[[], Any]) -> Any:
+        """``fn``, then the chain it leaves published for tip queries (every script verdict
+        is in at the end of a piece of chain work)."""
+        try:
+            return fn()
+        finally:
+            ctx.settled = settle(chainstate, ctx.settled)
+
     async def run_chain(fn: Callable[[], Any]) -> Any:
-        return await loop.run_in_executor(executor, fn)
+        return await loop.run_in_executor(executor, settled, fn)
 
     assumevalid = None
     if config.is_set("assumevalid") and not config.is_negated("assumevalid"):

@@ -22,7 +22,7 @@ from pyrite.chain.index import BLOCK_FAILED_MASK, BLOCK_VALID_SCRIPTS, BLOCK_VAL
 from pyrite.chain.index import BlockIndexEntry as Entry
 from pyrite.chain.utxostats import compute_utxo_stats
 from pyrite.primitives import OutPoint
-from pyrite.rpc.context import ChainHandlers, NodeContext
+from pyrite.rpc.context import ChainHandlers, NodeContext, SettledChain
 from pyrite.rpc.errors import RPC_INVALID_PARAMETER, RPC_MISC_ERROR, RPCError
 from pyrite.rpc.jsonrpc import RequestContext
 from pyrite.rpc.jsonutil import value_from_amount
@@ -71,6 +71,27 @@ def check_have_data(entry: Entry, undo: bool = False) -> None:
         raise RPCError(RPC_MISC_ERROR, "Undo data not available")
     if not undo and not entry.have_data():
         raise RPCError(RPC_MISC_ERROR, "Block not available (not fully downloaded)")
+
+
+def settle(cs: Chainstate, previous: SettledChain | None) -> SettledChain | None:
+    """The chain as it stands (call in the chain thread, between pieces of work); the
+    files' size is counted again only when the tip, the best header or the last file
+    changed. None before the chainstate has a tip."""
+    tip = cs.chain.tip()
+    if tip is None:
+        return None
+    best = cs.tree.best_header
+    store = cs.blockstore
+    info = store.file_info(store.last_file)
+    last = (store.last_file, info.size + info.undo_size if info is not None else 0)
+    if (
+        previous is not None
+        and previous.tip is tip
+        and previous.best_header is best
+        and previous.last_file == last
+    ):
+        return previous
+    return SettledChain(tip, best, blocks_size_on_disk(cs), last)
 
 
 def blocks_size_on_disk(cs: Chainstate) -> int:
@@ -125,15 +146,21 @@ class BlockchainRPC(ChainHandlers):
 
     # -- simple queries ----------------------------------------------------------------------
 
-    async def getblockcount(self, p: list[Any], req: RequestContext) -> int:
-        cs = self.cs
-        height: int = await self.chain(lambda: cs.height())
-        return height
-
-    async def getbestblockhash(self, p: list[Any], req: RequestContext) -> str:
+    async def _settled_tip(self) -> Entry:
+        """The tip as of the end of the last piece of chain work, without waiting for the
+        chain thread where the node keeps it (``NodeContext.settled``)."""
+        settled = self.ctx.settled
+        if settled is not None:
+            return settled.tip
         cs = self.cs
         tip: Entry = await self.chain(lambda: cs.tip())
-        return hash_hex(tip.hash)
+        return tip
+
+    async def getblockcount(self, p: list[Any], req: RequestContext) -> int:
+        return (await self._settled_tip()).height
+
+    async def getbestblockhash(self, p: list[Any], req: RequestContext) -> str:
+        return hash_hex((await self._settled_tip()).hash)
 
     async def getdifficulty(self, p: list[Any], req: RequestContext) -> Decimal:
         cs = self.cs
@@ -185,43 +212,48 @@ class BlockchainRPC(ChainHandlers):
         return await self.chain(work)
 
     async def getblockchaininfo(self, p: list[Any], req: RequestContext) -> dict[str, Any]:
+        settled = self.ctx.settled
+        if settled is not None:  # the fields read from entries that no longer change
+            return self._blockchaininfo(settled.tip, settled.best_header, settled.size_on_disk)
         cs = self.cs
-        ctx = self.ctx
 
         def work() -> dict[str, Any]:
             with cs.lock:
-                tip = cs.tip()
-                best = cs.tree.best_header
-                ibd = cs.is_initial_block_download()
-                progress = cs.verification_progress(tip)
-                size = blocks_size_on_disk(cs)
-            info: dict[str, Any] = {
-                "chain": ctx.chain_name,
-                "blocks": tip.height,
-                "headers": best.height if best is not None else -1,
-                "bestblockhash": hash_hex(tip.hash),
-                "bits": f"{tip.bits:08x}",
-                "target": target_hex(tip.bits),
-                "difficulty": real(get_difficulty(tip.bits)),
-                "time": tip.time,
-                "mediantime": tip.median_time_past(),
-                "verificationprogress": real(progress),
-                "initialblockdownload": ibd,
-                "chainwork": f"{tip.chain_work:064x}",
-                "size_on_disk": size,
-                "pruned": False,
-            }
-            if ctx.params.signet_challenge is not None:
-                info["signet_challenge"] = ctx.params.signet_challenge.hex()
-            # pyrite extension: the -assumevalid block in force (null when every script is
-            # checked), so users can see which ancestors' scripts were skipped
-            av = cs.assumevalid
-            info["assumevalid"] = hash_hex(av) if av is not None else None
-            info["warnings"] = []
-            return info
+                return self._blockchaininfo(cs.tip(), cs.tree.best_header,
+                                            blocks_size_on_disk(cs))  # fmt: skip
 
         result: dict[str, Any] = await self.chain(work)
         return result
+
+    def _blockchaininfo(self, tip: Entry, best: Entry | None, size: int) -> dict[str, Any]:
+        cs = self.cs
+        ctx = self.ctx
+        ibd = cs.is_initial_block_download(tip)
+        progress = cs.verification_progress(tip)
+        info: dict[str, Any] = {
+            "chain": ctx.chain_name,
+            "blocks": tip.height,
+            "headers": best.height if best is not None else -1,
+            "bestblockhash": hash_hex(tip.hash),
+            "bits": f"{tip.bits:08x}",
+            "target": target_hex(tip.bits),
+            "difficulty": real(get_difficulty(tip.bits)),
+            "time": tip.time,
+            "mediantime": tip.median_time_past(),
+            "verificationprogress": real(progress),
+            "initialblockdownload": ibd,
+            "chainwork": f"{tip.chain_work:064x}",
+            "size_on_disk": size,
+            "pruned": False,
+        }
+        if ctx.params.signet_challenge is not None:
+            info["signet_challenge"] = ctx.params.signet_challenge.hex()
+        # pyrite extension: the -assumevalid block in force (null when every script is
+        # checked), so users can see which ancestors' scripts were skipped
+        av = cs.assumevalid
+        info["assumevalid"] = hash_hex(av) if av is not None else None
+        info["warnings"] = []
+        return info
 
     async def getchaintips(self, p: list[Any], req: RequestContext) -> list[dict[str, Any]]:
         cs = self.cs

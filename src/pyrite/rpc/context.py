@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pyrite.chain.chainstate import Chainstate
+from pyrite.chain.index import BlockIndexEntry
 from pyrite.consensus.params import ChainParams
 
 T = TypeVar("T")
@@ -33,6 +34,18 @@ class Clock:
         self.mocktime = t
 
 
+@dataclass(frozen=True, slots=True)
+class SettledChain:
+    """What tip queries need, read in the chain thread at the end of a piece of chain work
+    (when every script verdict is in): the tip, the best header, and the bytes of block
+    and undo files (with the last file's size, to tell when to count again)."""
+
+    tip: BlockIndexEntry
+    best_header: BlockIndexEntry | None
+    size_on_disk: int
+    last_file: tuple[int, int]
+
+
 @dataclass
 class NodeContext:
     """Shared by every handler. Chainstate work must go through ``run_chain`` so it runs in
@@ -53,6 +66,11 @@ class NodeContext:
     #: set once startup (block index load, -loadblock import) is complete
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
     importing: bool = False
+    #: the chain as the last piece of chain work left it, kept by the node's ``run_chain``
+    #: (see ``blockchain.settle``): getblockcount, getbestblockhash and getblockchaininfo
+    #: answer from it at once rather than wait for the chain thread (up to one import
+    #: step, about 2 s). None: ask the chain thread.
+    settled: SettledChain | None = None
 
     @property
     def subversion(self) -> str:

@@ -34,6 +34,7 @@ from pyrite.encoding.address import (
 )
 from pyrite.mining.assembler import solve
 from pyrite.primitives import Block, BlockHeader, OutPoint, Tx, TxIn, TxOut
+from pyrite.rpc.blockchain import settle
 from pyrite.rpc.context import CLIENT_VERSION, Clock, NodeContext
 from pyrite.rpc.handlers import register_all
 from pyrite.rpc.mining import DescriptorError, parse_descriptor
@@ -654,3 +655,37 @@ def test_parse_descriptor_forms() -> None:
     ):
         with pytest.raises(DescriptorError, match=message.replace("(", r"\(").replace(")", r"\)")):
             parse_descriptor(bad, "regtest")
+
+
+def test_tip_queries_answer_from_the_settled_chain(node: Node) -> None:
+    """Where the node keeps ``settled`` (its run_chain does), getblockcount,
+    getbestblockhash and getblockchaininfo answer from it without asking the chain thread,
+    which may be busy with an import step, and as they would from the chain thread;
+    without it they ask."""
+    hashes = node.generatetoaddress(2, ADDR_WPKH)
+    want = node.getblockchaininfo()
+    original = node.ctx.run_chain
+
+    async def refuse(fn: Callable[[], Any]) -> Any:
+        raise RuntimeError("the chain thread is busy")
+
+    node.ctx.settled = node.run(original(lambda: settle(node.cs, None)))
+    assert node.ctx.settled is not None and node.ctx.settled.size_on_disk > 0
+    node.ctx.run_chain = refuse
+    try:
+        assert node.getblockcount() == 2
+        assert node.getbestblockhash() == hashes[-1]
+        assert node.getblockchaininfo() == want
+        node.ctx.settled = None
+        with pytest.raises(RPCFailure):
+            node.getblockcount()
+    finally:
+        node.ctx.run_chain = original
+    assert node.getblockcount() == 2
+    # unchanged chain: the same snapshot object is kept, the files not counted again
+    settled = node.run(original(lambda: settle(node.cs, None)))
+    assert node.run(original(lambda: settle(node.cs, settled))) is settled
+    node.generatetoaddress(1, ADDR_WPKH)
+    again = node.run(original(lambda: settle(node.cs, settled)))
+    assert again is not settled and again is not None and again.tip.height == 3
+    assert again.size_on_disk > settled.size_on_disk
