@@ -264,6 +264,7 @@ def try_fast_path(
         kind = entry[0]
         if not kind or entry[2] != spk:
             return False
+        segwit = True
     elif n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
         if not flags & WITNESS or not flags & TAPROOT or script_sig or len(wit) != 1:
             return False
@@ -304,15 +305,8 @@ def try_fast_path(
         if not kind or entry[3] != spk:
             return False
         sig = ss[1 : slen + 1]
-        if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, False)):
-            return False
-        if ss[: slen + 1] in spk:  # FindAndDelete would change the scriptCode
-            return False
-        h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
-        if checks is not None:
-            checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
-            return True
-        return _verify_now(pub, sig[:-1], h, flags)
+        sig_push = ss[: slen + 1]
+        segwit = False
     elif n == 23 and spk[0] == 0xA9 and spk[1] == 20 and spk[22] == 0x87:  # P2SH-P2WPKH
         # the script signature pushes the redeem script, exactly (else the interpreter
         # fails it: WITNESS_MALLEATED_P2SH), and that is the P2WPKH script of the key
@@ -328,6 +322,7 @@ def try_fast_path(
             return False
         if (_wrapped_get(redeem) or _wrapped(redeem)) != spk:
             return False
+        segwit = True
     elif ((n == 35 and spk[0] == 33) or (n == 67 and spk[0] == 65)) and spk[-1] == 0xAC:  # P2PK
         if wit or (flags & CLEANSTACK and not flags & WITNESS) or not script_sig:
             return False
@@ -335,26 +330,24 @@ def try_fast_path(
         if not 9 <= slen <= 73 or len(script_sig) != slen + 1:
             return False
         sig = script_sig[1:]
+        sig_push = script_sig
         pub = spk[1:-1]
         entry = _pubkey_memo_get(pub) or _pubkey_entry(pub)
         kind = entry[0]
-        if not kind or not _sig_ok(sig, flags):
+        if not kind:
             return False
-        if kind != _COMPRESSED and not _pub_ok(pub, flags, False):
-            return False
-        if script_sig in spk:  # FindAndDelete would change the scriptCode
-            return False
-        h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
-        if checks is not None:
-            checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
-            return True
-        return _verify_now(pub, sig[:-1], h, flags)
+        segwit = False
     else:
         return checks is None and try_multisig(pre, n_in, spk, amount, flags)
-    # P2WPKH, bare or wrapped in P2SH: key ``pub`` (of ``entry``), signature ``sig``
-    if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, True)):
+    # one ECDSA signature ``sig`` by key ``pub`` (of ``entry``): P2WPKH bare or wrapped in
+    # P2SH (``segwit``), else P2PKH or P2PK (``sig_push`` is how the script pushed it)
+    if not _sig_ok(sig, flags) or (kind != _COMPRESSED and not _pub_ok(pub, flags, segwit)):
         return False
-    if sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
+    if not segwit:
+        if sig_push in spk:  # FindAndDelete would change the scriptCode
+            return False
+        h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
+    elif sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
         head, blanks, tail, _ = pre.bip143_all_parts()
         p = 41 * n_in
         h = _sha256(
