@@ -10,15 +10,24 @@ disconnected. Choosing which chain to connect, storage and flushing stay in
 
 from __future__ import annotations
 
+import logging
+
 from pyrite.chain.coins import Coin, CoinsCache
 from pyrite.chain.index import BlockIndexEntry, BlockTree
 from pyrite.chain.scriptcheck import ScriptChecker, ScriptSession
 from pyrite.chain.undo import BlockUndo, TxUndo, apply_coin_undo, update_coins
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import ChainParams
+from pyrite.consensus.pow import block_proof_equivalent_time
 from pyrite.consensus.sigops import tx_sigop_cost
 from pyrite.errors import BlockValidationError, StorageError, TxValidationError
 from pyrite.primitives import Block, OutPoint, Tx
+
+log = logging.getLogger("pyrite.validation")
+
+#: how far (in equivalent time of work) a block must lie below the best header for
+#: -assumevalid to skip its scripts (Core's TWO_WEEKS_IN_SECONDS)
+TWO_WEEKS_IN_SECONDS = 60 * 60 * 24 * 7 * 2
 
 
 class BlockConnector:
@@ -34,6 +43,8 @@ class BlockConnector:
     #: inside ``Chainstate.deferred_scripts``: connected blocks whose verdict is pending
     _defer: bool
     _pending: list[BlockIndexEntry]
+    #: whether the last block connected had its scripts verified (for the log)
+    _script_checks_logged: bool = True
 
     def _enforce_bip30(self, entry: BlockIndexEntry) -> bool:
         p = self.params
@@ -147,16 +158,48 @@ class BlockConnector:
             undo_txs.append(undo)
         rules.check_coinbase_amount(block, fees, height, params)
 
-    def _scripts_assumed_valid(self, entry: BlockIndexEntry) -> bool:
-        """Core's -assumevalid: skip scripts of ancestors of the assumed-valid block."""
+    def _script_check_reason(self, entry: BlockIndexEntry) -> str | None:
+        """Why the scripts of ``entry`` must be verified, or None when -assumevalid lets
+        them be skipped: Core's five conditions, in its order. The block must be an
+        ancestor of the assumed-valid block and of the best header, the best header must
+        have the network's minimum chain work, and the block must lie more than two
+        weeks' worth of work (at the best header's difficulty) below the best header."""
         av = self.assumevalid
         if av is None:
-            return False
+            return "assumevalid=0 (always verify)"
         target = self.tree.get(av)
-        if target is None or target.get_ancestor(entry.height) is not entry:
-            return False
+        if target is None:
+            return "assumevalid hash not in headers"
+        if target.get_ancestor(entry.height) is not entry:
+            if entry.height > target.height:
+                return "block height above assumevalid height"
+            return "block not in assumevalid chain"
         best = self.tree.best_header
-        return best is not None and best.chain_work >= self.params.min_chain_work
+        if best is None or best.get_ancestor(entry.height) is not entry:
+            return "block not in best header chain"
+        if best.chain_work < self.params.min_chain_work:
+            return "best header chainwork below minimumchainwork"
+        equivalent = block_proof_equivalent_time(
+            best.chain_work, entry.chain_work, best.bits, self.params
+        )
+        if equivalent <= TWO_WEEKS_IN_SECONDS:
+            return "block too recent relative to best header"
+        return None
+
+    def _scripts_assumed_valid(self, entry: BlockIndexEntry) -> bool:
+        """Core's -assumevalid: whether to skip the scripts of ``entry``; logs each change
+        between skipping and verifying, as Core does."""
+        reason = self._script_check_reason(entry)
+        checks = reason is not None
+        if checks != self._script_checks_logged:
+            self._script_checks_logged = checks
+            if checks:
+                log.info("Enabling script verification at block #%d (%s): %s.",
+                         entry.height, entry.hash[::-1].hex(), reason)  # fmt: skip
+            else:
+                log.info("Disabling script verification at block #%d (%s).",
+                         entry.height, entry.hash[::-1].hex())  # fmt: skip
+        return not checks
 
     def disconnect_block(
         self, block: Block, entry: BlockIndexEntry, undo: BlockUndo, view: CoinsCache

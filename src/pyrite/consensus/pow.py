@@ -156,6 +156,29 @@ def block_proof(bits: int) -> int:
     return ((_MASK256 ^ target) // (target + 1)) + 1
 
 
+_INT64_MAX = (1 << 63) - 1
+
+
+def block_proof_equivalent_time(
+    to_work: int, from_work: int, tip_bits: int, params: ChainParams
+) -> int:
+    """Core's GetBlockProofEquivalentTime: the chain work from one block to another
+    (``to_work - from_work``, as chain works) in seconds of blocks mined at ``tip_bits``
+    at the target spacing; negative when ``to_work`` is the smaller, and clamped to the
+    int64 range as Core's is."""
+    if to_work > from_work:
+        r, sign = to_work - from_work, 1
+    else:
+        r, sign = from_work - to_work, -1
+    proof = block_proof(tip_bits)
+    if proof == 0:  # not reachable for a valid tip; Core would divide by zero
+        return sign * _INT64_MAX
+    r = ((r * params.pow_target_spacing) & _MASK256) // proof
+    if r.bit_length() > 63:
+        return sign * _INT64_MAX
+    return sign * r
+
+
 # --------------------------------------------------------------------------- retarget
 
 

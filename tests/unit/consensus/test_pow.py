@@ -17,6 +17,7 @@ from pyrite.consensus.pow import (
     HeaderInfo,
     PowHeader,
     block_proof,
+    block_proof_equivalent_time,
     calculate_next_work_required,
     check_proof_of_work,
     derive_target,
@@ -262,6 +263,25 @@ def test_block_proof_invalid_is_zero() -> None:
 def test_block_proof_monotonic() -> None:
     assert block_proof(0x1C3FFFC0) == 0x400040004  # difficulty 4
     assert block_proof(0x18058436) > block_proof(0x1900896C) > block_proof(0x1D00FFFF)
+
+
+def test_block_proof_equivalent_time() -> None:
+    main = get_params("main")
+    regtest = get_params("regtest")
+    per_block = block_proof(0x1D00FFFF)
+    # 2016 blocks at difficulty 1 are two weeks at ten minutes each; the sign follows order
+    assert block_proof_equivalent_time(2016 * per_block, 0, 0x1D00FFFF, main) == 1_209_600
+    assert block_proof_equivalent_time(0, 2016 * per_block, 0x1D00FFFF, main) == -1_209_600
+    assert block_proof_equivalent_time(5, 5, 0x1D00FFFF, main) == 0
+    # measured at the tip's difficulty: at difficulty 4 the same work is a quarter the time
+    assert block_proof_equivalent_time(2016 * per_block, 0, 0x1C3FFFC0, main) == 302_400
+    # regtest blocks are worth 2 each: 10 blocks are 6,000 s; the division truncates
+    assert block_proof_equivalent_time(20, 0, 0x207FFFFF, regtest) == 6_000
+    assert block_proof_equivalent_time(2 * per_block + 1, 0, 0x1D00FFFF, main) == 1_200
+    # clamped to int64 as Core's is
+    huge = 1 << 200
+    assert block_proof_equivalent_time(huge, 0, 0x1D00FFFF, main) == (1 << 63) - 1
+    assert block_proof_equivalent_time(0, huge, 0x1D00FFFF, main) == -((1 << 63) - 1)
 
 
 # ------------------------------------------------------------- retarget (Core pow_tests)
