@@ -77,6 +77,15 @@ def test_bad_option_prints_error_and_exits_nonzero(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.returncode != 0
     assert "does not exist" in res.stderr
+    res = subprocess.run(
+        [sys.executable, "-m", "pyrite.node.main", f"-datadir={tmp_path}", "-regtest",
+         "-assumevalid=0xnothex"], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr == (
+        "Error: Invalid assumevalid block hash specified (0xnothex), must be up to 64 hex "
+        "digits (or 0 to disable)\n"
+    )
 
 
 def test_unsupported_options_are_accepted_and_logged(node: Daemon) -> None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import gc
 import logging
 import os
 import signal
+import string
 import sys
 import time
 from collections.abc import Callable
@@ -23,12 +25,11 @@ from typing import IO, Any
 from pyrite.chain.chainstate import Chainstate
 from pyrite.chain.index import BlockIndexEntry
 from pyrite.chain.scriptcheck import ParallelScriptChecker, ScriptChecker, SerialScriptChecker
-from pyrite.consensus.params import get_params
+from pyrite.consensus.params import ChainParams, get_params
 from pyrite.errors import PyriteError
 from pyrite.node import importer
 from pyrite.node.config import Config, ConfigError
 from pyrite.node.logs import setup_logging
-from pyrite.primitives.hashes import hex_to_hash
 from pyrite.rpc.blockchain import settle
 from pyrite.rpc.context import CLIENT_VERSION_STRING, Clock, NodeContext
 from pyrite.rpc.handlers import register_all
@@ -44,7 +45,7 @@ SUPPORTED = {
     "reindex", "reindex-chainstate", "printtoconsole", "debug", "debugexclude", "debuglogfile",
     "uacomment", "server", "mocktime", "logtimemicros", "logthreadnames", "logsourcelocations",
     "rpcservertimeout", "assumevalid", "pid", "includeconf", "daemon", "daemonwait", "par",
-    "stopafterblockimport",
+    "stopafterblockimport", "minimumchainwork",
 }  # fmt: skip
 
 
@@ -139,6 +140,50 @@ def _script_checker(config: Config) -> ScriptChecker:
     return ParallelScriptChecker(par - 1) if par > 1 else SerialScriptChecker()
 
 
+def _user_hex(value: str) -> int | None:
+    """Core's uint256::FromUserHex: up to 64 hex digits after an optional ``0x``, as a
+    number (short values are padded with zeros on the left); None when not that."""
+    digits = value.removeprefix("0x")
+    if len(digits) > 64 or not all(c in string.hexdigits for c in digits):
+        return None
+    return int(digits, 16) if digits else 0
+
+
+def _chain_params(config: Config) -> ChainParams:
+    """The network's parameters, with -minimumchainwork in place of its minimum chain work."""
+    params = get_params(config.chain_name)
+    if config.is_set("minimumchainwork"):
+        raw = config.get_str("minimumchainwork", "") or ""
+        work = _user_hex(raw)
+        if work is None:
+            raise StartupError(f"Invalid minimum work specified ({raw}), must be up to 64 hex "
+                               "digits")  # fmt: skip
+        default = params.min_chain_work
+        params = dataclasses.replace(params, min_chain_work=work)
+        if work < default:
+            log.info("Warning: nMinimumChainWork set below default value of %064x", default)
+    log.info("Setting nMinimumChainWork=%064x", params.min_chain_work)
+    return params
+
+
+def _assume_valid(config: Config, params: ChainParams) -> bytes | None:
+    """-assumevalid as Core reads it (zero, empty or negated: verify every script); unset,
+    the network's default block."""
+    assumevalid = params.default_assume_valid
+    if config.is_set("assumevalid"):
+        raw = "0" if config.is_negated("assumevalid") else config.get_str("assumevalid", "") or ""
+        number = _user_hex(raw)
+        if number is None:
+            raise StartupError(f"Invalid assumevalid block hash specified ({raw}), must be up "
+                               "to 64 hex digits (or 0 to disable)")  # fmt: skip
+        assumevalid = number.to_bytes(32, "little") if number else None
+    if assumevalid is not None:
+        log.info("Assuming ancestors of block %s have valid signatures.", assumevalid[::-1].hex())
+    else:
+        log.info("Validating signatures for all blocks.")
+    return assumevalid
+
+
 def _usable_cores() -> int:
     """The cores this process may run on (its CPU affinity, which a container or taskset
     may narrow), else the machine's."""
@@ -150,7 +195,7 @@ def _usable_cores() -> int:
 
 async def _node(config: Config, netdir: Path, warnings: list[str], checker: ScriptChecker) -> int:
     loop = asyncio.get_running_loop()
-    params = get_params(config.chain_name)
+    params = _chain_params(config)
     log.info("Pyrite version v%s", CLIENT_VERSION_STRING)
     log.info("Using data directory %s", netdir)
     for line in config.log_lines():
@@ -176,16 +221,7 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
     async def run_chain(fn: Callable[[], Any]) -> Any:
         return await loop.run_in_executor(executor, settled, fn)
 
-    assumevalid = None
-    if config.is_set("assumevalid") and not config.is_negated("assumevalid"):
-        raw = config.get_str("assumevalid", "0") or "0"
-        if raw.strip("0"):
-            try:
-                assumevalid = hex_to_hash(raw.rjust(64, "0"))
-            except PyriteError as e:
-                raise StartupError(f"Invalid -assumevalid: {raw}") from e
-    elif config.chain_name != "regtest":
-        assumevalid = params.default_assume_valid
+    assumevalid = _assume_valid(config, params)
     dbcache = max(config.get_int("dbcache", 450), 4) << 20
     log.info("Script verification uses %d process(es)", checker.processes)
     chainstate = Chainstate(netdir, params, dbcache_bytes=dbcache, clock=clock.now,

@@ -90,8 +90,8 @@ NODE_OPTIONS: Final[Mapping[str, OptionSpec]] = option_table(
         disablewallet txindex fallbackfee keypool unsafesqlitesync deprecatedrpc rpcdoccheck
         dnsseed discover fixedseeds listenonion upnp natpmp peertimeout v2transport
         acceptnonstdtxn minrelaytxfee persistmempool pid settings loadblock reindex
-        reindex-chainstate dbcache prune assumevalid par blocksonly maxconnections
-        whitelist rpcthreads rpcworkqueue wallet walletdir
+        reindex-chainstate dbcache prune assumevalid minimumchainwork par blocksonly
+        maxconnections whitelist rpcthreads rpcworkqueue wallet walletdir
     """,
     network_only="addnode bind connect port rpcbind rpcport wallet walletdir",
     sensitive="rpcauth rpcpassword torpassword",
