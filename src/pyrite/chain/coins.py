@@ -113,6 +113,10 @@ class Coin(NamedTuple):
 # CoinsDB
 
 
+#: about the bytes one coin record adds to the store (key and value): a size hint
+_RECORD_BYTES = 80
+
+
 def coin_key(outpoint: OutPoint) -> bytes:
     """The chainstate key of an outpoint: 'C' || txid || VARINT(n)."""
     n = outpoint.n
@@ -189,18 +193,30 @@ class CoinsDB:
         ``fresh`` names coins the database is known not to hold; a fresh coin
         that is None needs no delete.
         """
+        self.write_changes(changes, {op: op in fresh for op in changes}, best_block)
+
+    def write_changes(
+        self,
+        coins: Mapping[OutPoint, Coin | None],
+        flags: Mapping[OutPoint, bool],
+        best_block: bytes,
+    ) -> None:
+        """``batch_write`` straight from a cache's maps: the entries named by ``flags``
+        (the value is the FRESH flag) with their coins from ``coins``. Each record is
+        serialized as the store takes it, so a flush needs no copy of the changes."""
         if len(best_block) != 32:
             raise ValueError("best block must be a 32-byte hash")
-        puts: dict[bytes, bytes] = {}
-        deletes: list[bytes] = []
-        for op, coin in changes.items():
-            if coin is None:
-                if op not in fresh:
-                    deletes.append(coin_key(op))
-            else:
-                puts[coin_key(op)] = coin.serialize()
-        puts[CHAINSTATE_BEST_BLOCK] = best_block
-        self.store.write_batch(puts, deletes)
+
+        def ops() -> Iterator[tuple[bytes, bytes | None]]:
+            for op, fresh in flags.items():
+                coin = coins[op]
+                if coin is not None:
+                    yield coin_key(op), coin.serialize()
+                elif not fresh:  # a FRESH coin the database never held needs no delete
+                    yield coin_key(op), None
+            yield CHAINSTATE_BEST_BLOCK, best_block
+
+        self.store.write_ops(ops, len(flags) * _RECORD_BYTES)
 
     def iter_coins(self) -> Iterator[tuple[OutPoint, Coin]]:
         """Every stored coin in key order (txid bytes, then VARINT(n) bytes)."""
@@ -464,6 +480,9 @@ class CoinsCache:
         parent = self._parent
         if type(parent) is CoinsCache:  # hand over the entries without building the maps
             parent._take(coins, flags, self.best_block())
+            return
+        if type(parent) is CoinsDB:
+            parent.write_changes(coins, flags, self.best_block())
             return
         changes = {op: coins[op] for op in flags}
         fresh = {op for op, f in flags.items() if f}

@@ -7,13 +7,14 @@ directory each), like bitcoind keeps two LevelDB databases::
     <netdir>/chainstate/     UTXO set         (CoinsDB in chain/coins.py)
 
 A store offers point reads, ordered prefix scans and one write primitive,
-``write_batch(puts, deletes)``, which applies a whole batch atomically and
-durably: once it returns, the batch survives SIGKILL and power loss, and a
-crash during the call leaves the store holding either all of the batch or
-none of it. Every multi-key invariant (for example "the UTXO set matches the
-best-block marker") is therefore kept by putting all of its keys into one
-batch. Keys are compared as unsigned bytes (memcmp order, like LevelDB's
-default comparator), so prefix scans come back in the same order as Core's.
+``write_batch(puts, deletes)`` (or ``write_ops``, the same batch produced as it is
+written, so that a flush of millions of coins never exists twice in memory), which
+applies a whole batch atomically and durably: once it returns, the batch survives
+SIGKILL and power loss, and a crash during the call leaves the store holding either all
+of the batch or none of it. Every multi-key invariant (for example "the UTXO set matches
+the best-block marker") is therefore kept by putting all of its keys into one batch.
+Keys are compared as unsigned bytes (memcmp order, like LevelDB's default comparator),
+so prefix scans come back in the same order as Core's.
 
 Layout
 ------
@@ -39,17 +40,17 @@ Unlike Core, values are not XOR-obfuscated.
 
 LMDB configuration
 ------------------
-``LmdbStore`` opens the environment with ``sync=True, metasync=True``
-(every commit is fsynced), ``writemap=False`` (a stray pointer write can never
-reach the data file; pages are written with ``pwrite``), ``map_async=False``,
-``readahead=False`` (random access on a large UTXO set) and a single unnamed
-database. When a batch does not fit the memory map (``MapFullError``), the
-transaction is aborted, the map is grown and the whole batch is retried, so a
-batch is still all-or-nothing. Keys longer than ``env.max_key_size()`` (511
-bytes in stock LMDB) are refused with ``ValueError`` before anything is
-written. Every LMDB failure surfaces as ``StorageError``. All access goes
-through one lock, so a store may be shared between threads (``asyncio.to_thread``)
-and the map can be resized while no transaction is open, as LMDB requires.
+``LmdbStore`` opens the environment with ``sync=True, metasync=True`` (every commit is
+fsynced), ``writemap=False`` (a stray pointer write can never reach the data file; pages
+are written with ``pwrite``), ``map_async=False``, ``readahead=False`` (random access on
+a large UTXO set) and a single unnamed database. A batch that may not fit the memory map
+grows it first (by its size hint); one that still does not fit (``MapFullError``) is
+aborted, the map is grown and the whole batch is retried, so a batch is still all-or-
+nothing. Keys longer than ``env.max_key_size()`` (511 bytes in stock LMDB) are refused
+with ``ValueError`` before anything is written. Every LMDB failure surfaces as
+``StorageError``. All access goes through one lock, so a store may be shared between
+threads (``asyncio.to_thread``) and the map can be resized while no transaction is open,
+as LMDB requires.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ import bisect
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import lmdb
@@ -82,6 +83,10 @@ _SCAN_CHUNK = 1024  # items read per read transaction during a prefix scan
 _MAX_GROW_ATTEMPTS = 24
 
 
+#: a batch as a function producing it (see ``KVStore.write_ops``)
+Ops = Callable[[], Iterable[tuple[bytes, bytes | None]]]
+
+
 class KVStore(Protocol):
     """What the chain layer needs from a storage engine (see the module docstring)."""
 
@@ -99,6 +104,13 @@ class KVStore(Protocol):
 
     def write_batch(self, puts: Mapping[bytes, bytes], deletes: Iterable[bytes] = ()) -> None:
         """Apply ``deletes`` then ``puts`` atomically and durably (a put wins over a delete)."""
+        ...
+
+    def write_ops(self, ops: Ops, size_hint: int = 0) -> None:
+        """Apply what ``ops()`` produces (``(key, value)`` puts, ``(key, None)`` deletes, each
+        key at most once) as one batch, as ``write_batch`` does, handing each to the engine
+        as it comes rather than holding the batch in memory. ``ops`` may be called again
+        (a retried batch); ``size_hint`` is about how many bytes the batch adds."""
         ...
 
     def close(self) -> None:
@@ -163,6 +175,16 @@ class MemoryStore:
             data.pop(k, None)
         for k, v in puts.items():
             data[bytes(k)] = bytes(v)
+
+    def write_ops(self, ops: Ops, size_hint: int = 0) -> None:
+        puts: dict[bytes, bytes] = {}
+        deletes: list[bytes] = []
+        for k, v in ops():
+            if v is None:
+                deletes.append(k)
+            else:
+                puts[k] = v
+        self.write_batch(puts, deletes)
 
     def close(self) -> None:
         self._closed = True
@@ -301,36 +323,65 @@ class LmdbStore:
         dels = _check_keys(puts, deletes, self.max_key_size)
         if not puts and not dels:
             return
-        items = list(puts.items())
+
+        def ops() -> Iterator[tuple[bytes, bytes | None]]:
+            for k in dels:
+                yield k, None
+            yield from puts.items()
+
+        self.write_ops(ops, sum(len(k) + len(v) for k, v in puts.items()))
+
+    def write_ops(self, ops: Ops, size_hint: int = 0) -> None:
+        max_key = self.max_key_size
         for _ in range(_MAX_GROW_ATTEMPTS):
             with self._lock:
                 self._drop_read_txn()
                 try:
-                    with self._env.begin(write=True) as txn:
-                        for k in dels:
-                            txn.delete(k)
-                        if items:
-                            txn.cursor().putmulti(items)
+                    self._reserve_locked(size_hint)
+                    with self._env.begin(write=True) as txn:  # aborted if anything raises
+                        put = txn.put
+                        delete = txn.delete
+                        for k, v in ops():
+                            if not k or len(k) > max_key:
+                                raise ValueError(
+                                    f"key of {len(k)} bytes not storable (1..{max_key})"
+                                )
+                            if v is None:
+                                delete(k)
+                            else:
+                                put(k, v)
                     return
                 except lmdb.MapFullError:
-                    self._grow_locked(items)
+                    self._grow_locked(size_hint)
                 except lmdb.Error as e:
                     raise StorageError(f"{self._path}: write failed: {e}") from e
         raise StorageError(f"{self._path}: batch does not fit even after growing the map")
 
-    def _grow_locked(self, items: list[tuple[bytes, bytes]]) -> None:
-        """Enlarge the map; the caller holds the lock and no transaction is open."""
+    def _reserve_locked(self, size_hint: int) -> None:
+        """Grow the map beforehand if a batch of about ``size_hint`` bytes (twice that, for
+        the B-tree's pages) may not fit: cheaper than a full batch that fails and is
+        retried. The caller holds the lock and no transaction is open."""
+        if size_hint <= 0:
+            return
+        info = self._env.info()
+        psize = self._env.stat()["psize"]
+        need = (info["last_pgno"] + 1) * psize + 2 * size_hint
+        if need > info["map_size"]:
+            self._set_map_size(max(info["map_size"] * 2, need), psize)
+
+    def _grow_locked(self, size_hint: int) -> None:
+        """Enlarge the map after a batch did not fit; the caller holds the lock and no
+        transaction is open."""
         try:
-            info = self._env.info()
-            psize = self._env.stat()["psize"]
-            old = info["map_size"]
-            batch = sum(len(k) + len(v) + 16 for k, v in items)
-            new = max(old * 2, old + 4 * batch)
-            new = (new + psize - 1) // psize * psize
-            log.debug("growing LMDB map of %s from %d to %d bytes", self._path, old, new)
-            self._env.set_mapsize(new)
+            old = self._env.info()["map_size"]
+            self._set_map_size(max(old * 2, old + 4 * size_hint), self._env.stat()["psize"])
         except lmdb.Error as e:
             raise StorageError(f"{self._path}: cannot grow the map: {e}") from e
+
+    def _set_map_size(self, size: int, psize: int) -> None:
+        size = (size + psize - 1) // psize * psize
+        log.debug("growing LMDB map of %s to %d bytes", self._path, size)
+        self._env.set_mapsize(size)
 
     def close(self) -> None:
         with self._lock:

@@ -73,6 +73,58 @@ def test_key_size_limit(store: KVStore) -> None:
     assert store.get(b"k" * 600) is None
 
 
+def test_write_ops_applies_a_stream_as_one_batch(store: KVStore) -> None:
+    store.write_batch({b"a": b"1", b"b": b"2"})
+
+    def ops() -> Iterator[tuple[bytes, bytes | None]]:
+        yield b"a", None
+        yield b"c", b"3"
+        yield b"missing", None
+
+    store.write_ops(ops)
+    assert (store.get(b"a"), store.get(b"b"), store.get(b"c")) == (None, b"2", b"3")
+
+    def failing() -> Iterator[tuple[bytes, bytes | None]]:
+        yield b"d", b"4"
+        yield b"b", None
+        raise RuntimeError("the producer failed")
+
+    with pytest.raises(RuntimeError):
+        store.write_ops(failing)
+    assert (store.get(b"b"), store.get(b"d")) == (b"2", None)  # nothing of it was written
+
+    def bad_key() -> Iterator[tuple[bytes, bytes | None]]:
+        yield b"e", b"5"
+        yield b"k" * 512, b"too long"
+
+    with pytest.raises(ValueError):
+        store.write_ops(bad_key)
+    assert store.get(b"e") is None
+
+
+def _big_ops(calls: list[int]) -> Iterator[tuple[bytes, bytes | None]]:
+    calls.append(1)
+    for i in range(5000):
+        yield i.to_bytes(4, "big"), bytes(200) + i.to_bytes(4, "big")
+
+
+def test_lmdb_write_ops_is_retried_whole_when_the_map_is_full(tmp_path: Path) -> None:
+    with LmdbStore(tmp_path / "db", map_size=1 << 16) as s:
+        calls: list[int] = []
+        s.write_ops(lambda: _big_ops(calls))  # no size hint: the map fills, then grows
+        assert len(calls) >= 2
+        assert [k for k, _ in s.iterate()] == [i.to_bytes(4, "big") for i in range(5000)]
+
+
+def test_lmdb_write_ops_makes_room_for_its_size_hint_first(tmp_path: Path) -> None:
+    with LmdbStore(tmp_path / "db", map_size=1 << 16) as s:
+        calls: list[int] = []
+        s.write_ops(lambda: _big_ops(calls), size_hint=5000 * 208)
+        assert len(calls) == 1  # grown beforehand: no batch was thrown away
+        assert s.map_size() >= 2 * 5000 * 208
+        assert s.get((4999).to_bytes(4, "big")) == bytes(200) + (4999).to_bytes(4, "big")
+
+
 def test_lmdb_persists_across_reopen(tmp_path: Path) -> None:
     path = tmp_path / "chainstate"
     with LmdbStore(path) as s:
