@@ -18,12 +18,16 @@ from pyrite.errors import StorageError
 log = logging.getLogger("pyrite.node.importer")
 
 RunChain = Callable[[Callable[[], Any]], Awaitable[Any]]
-#: one call into the chain thread handles blocks for about this long (RPC waits meanwhile,
-#: as Core's RPC waits for cs_main). With script-check workers the verdicts are settled at
-#: the end of each call, which leaves the workers' last chunks to wait for: long calls
-#: then; checking in this thread settles each block as it goes, so calls can be short.
+#: one call into the chain thread handles blocks for about this long. With script-check
+#: workers the verdicts are settled at the end of each call, which leaves the workers'
+#: last chunks to wait for: long calls then; checking in this thread settles each block
+#: as it goes, so calls can be short.
 STEP_SECONDS = 2.0
 SERIAL_STEP_SECONDS = 0.25
+#: but once other chain work waits (an RPC call), a call ends after the block in hand if it
+#: has run this long: the RPC call waits about a block, as Core's waits for cs_main, not a
+#: whole step, and frequent calls cannot make the import drain its pipeline at every block
+MIN_STEP_SECONDS = 0.25
 
 
 async def load_external_file(
@@ -32,9 +36,12 @@ async def load_external_file(
     run_chain: RunChain,
     stop: asyncio.Event,
     reindex_file: int | None = None,
+    others_waiting: Callable[[], bool] = lambda: False,
 ) -> int:
     """Process every block found in ``path``; returns how many were new. With
-    ``reindex_file`` the file is one of our own blk files and blocks stay where they are."""
+    ``reindex_file`` the file is one of our own blk files and blocks stay where they are.
+    ``others_waiting`` tells whether other chain work is queued behind the import: each
+    call into the chain thread then ends early (see ``MIN_STEP_SECONDS``)."""
     t0 = time.monotonic()
     magic = chainstate.params.message_start
     try:
@@ -55,7 +62,9 @@ async def load_external_file(
         """Process blocks from the file for about ``step_seconds`` (in the chain thread)."""
         nonlocal last_offset
         new = count = 0
-        deadline = time.monotonic() + step_seconds
+        start = time.monotonic()
+        deadline = start + step_seconds
+        early = start + min(MIN_STEP_SECONDS, step_seconds)
         with chainstate.deferred_scripts(items.read_one):
             for found in items:
                 pos = FilePos(reindex_file, found.offset) if reindex_file is not None else None
@@ -63,7 +72,8 @@ async def load_external_file(
                     new += 1
                 count += 1
                 last_offset = found.offset
-                if time.monotonic() >= deadline:
+                now = time.monotonic()
+                if now >= deadline or (now >= early and others_waiting()):
                     return new, count, False
         return new, count, True
 
@@ -133,7 +143,12 @@ class _ReadAhead:
         return True
 
 
-async def reindex(chainstate: Chainstate, run_chain: RunChain, stop: asyncio.Event) -> None:
+async def reindex(
+    chainstate: Chainstate,
+    run_chain: RunChain,
+    stop: asyncio.Event,
+    others_waiting: Callable[[], bool] = lambda: False,
+) -> None:
     """Rebuild the block index and chainstate from our own blk files (``-reindex``)."""
     store = chainstate.blockstore
     files = store.existing_block_files()
@@ -141,7 +156,8 @@ async def reindex(chainstate: Chainstate, run_chain: RunChain, stop: asyncio.Eve
     for n in files:
         if stop.is_set():
             return
-        await load_external_file(Path(store.block_path(n)), chainstate, run_chain, stop, n)
+        path = Path(store.block_path(n))
+        await load_external_file(path, chainstate, run_chain, stop, n, others_waiting)
     if not stop.is_set():
         await run_chain(chainstate.finish_reindex)
         log.info("Reindexing finished")

@@ -210,16 +210,28 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
     clock = Clock(config.get_int("mocktime", 0))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chain")
 
+    #: pieces of chain work submitted (counted in the event loop's thread) and started
+    #: (in the chain thread): an import step yields early to work that waits
+    submitted = [0]
+    started = [0]
+
     def settled(fn: Callable[[], Any]) -> Any:
         """``fn``, then the chain it leaves published for tip queries (every script verdict
         is in at the end of a piece of chain work)."""
+        started[0] += 1
         try:
             return fn()
         finally:
             ctx.settled = settle(chainstate, ctx.settled)
 
     async def run_chain(fn: Callable[[], Any]) -> Any:
-        return await loop.run_in_executor(executor, settled, fn)
+        submitted[0] += 1
+        before = ctx.settled
+        try:
+            return await loop.run_in_executor(executor, settled, fn)
+        finally:
+            if ctx.settled is not before:  # waitfor* calls watch the settled tip
+                spawn_notify()
 
     assumevalid = _assume_valid(config, params)
     dbcache = max(config.get_int("dbcache", 450), 4) << 20
@@ -302,7 +314,8 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
             server.set_warmup(None)
         tip = chainstate.chain.tip()
         log.info("block tree loaded; tip height %d", tip.height if tip else -1)
-        await _import(config, chainstate, ctx, run_chain, server)
+        await _import(config, chainstate, ctx, run_chain, server,
+                      lambda: submitted[0] > started[0])  # fmt: skip
         ctx.loaded.set()
         log.info("init message: Done loading")
         if config.get_bool("stopafterblockimport"):
@@ -332,18 +345,21 @@ async def _import(
     ctx: NodeContext,
     run_chain: Callable[[Callable[[], Any]], Any],
     server: RPCServer | None,
+    others_waiting: Callable[[], bool],
 ) -> None:
     ctx.importing = True
     try:
         if chainstate.reindexing:
-            await importer.reindex(chainstate, run_chain, ctx.shutdown)
+            await importer.reindex(chainstate, run_chain, ctx.shutdown, others_waiting)
             if server is not None:
                 server.set_warmup(None)
         for name in config.get_all("loadblock"):
             if ctx.shutdown.is_set():
                 break
             path = config.abs_path_for_config_val(name, net_specific=False)
-            await importer.load_external_file(path, chainstate, run_chain, ctx.shutdown)
+            await importer.load_external_file(
+                path, chainstate, run_chain, ctx.shutdown, None, others_waiting
+            )
     finally:
         ctx.importing = False
 

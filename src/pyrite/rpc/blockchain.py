@@ -146,21 +146,11 @@ class BlockchainRPC(ChainHandlers):
 
     # -- simple queries ----------------------------------------------------------------------
 
-    async def _settled_tip(self) -> Entry:
-        """The tip as of the end of the last piece of chain work, without waiting for the
-        chain thread where the node keeps it (``NodeContext.settled``)."""
-        settled = self.ctx.settled
-        if settled is not None:
-            return settled.tip
-        cs = self.cs
-        tip: Entry = await self.chain(lambda: cs.tip())
-        return tip
-
     async def getblockcount(self, p: list[Any], req: RequestContext) -> int:
-        return (await self._settled_tip()).height
+        return (await self.settled_tip()).height
 
     async def getbestblockhash(self, p: list[Any], req: RequestContext) -> str:
-        return hash_hex((await self._settled_tip()).hash)
+        return hash_hex((await self.settled_tip()).hash)
 
     async def getdifficulty(self, p: list[Any], req: RequestContext) -> Decimal:
         cs = self.cs

@@ -79,15 +79,15 @@ class ChainControlRPC(ChainHandlers):
         if timeout_ms < 0:
             raise RPCError(RPC_MISC_ERROR, "Negative timeout")
         ctx = self.ctx
-        cs = self.cs
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000 if timeout_ms else None
         cond = ctx.tip_changed
         async with cond:
             while True:
                 # Read the tip while holding the condition: a tip change after this read
-                # notifies only once we wait, so it cannot be missed.
-                tip: Entry = await self.chain(lambda: cs.tip())
+                # notifies only once we wait, so it cannot be missed. (The settled tip:
+                # asking the chain thread would cut an import step short.)
+                tip: Entry = await self.settled_tip()
                 if done(tip) or ctx.shutdown.is_set() or req.stopping.is_set():
                     break
                 step = WAIT_SLICE
@@ -107,8 +107,7 @@ class ChainControlRPC(ChainHandlers):
         timeout = opt_int(param(p, 0), 0)
         current = None if param(p, 1) is None else parse_hash(p[1], "current_tip")
         if current is None:
-            cs = self.cs
-            current = (await self.chain(lambda: cs.tip())).hash
+            current = (await self.settled_tip()).hash
         start = current
         return await self._wait_tip(req, timeout, lambda tip: tip.hash != start)
 

@@ -91,3 +91,13 @@ class ChainHandlers:
 
     async def chain(self, fn: Callable[[], Any]) -> Any:
         return await self.ctx.run_chain(fn)
+
+    async def settled_tip(self) -> BlockIndexEntry:
+        """The tip as the last piece of chain work left it (every script verdict in), at
+        once where the node keeps it (``NodeContext.settled``), else from the chain thread."""
+        settled = self.ctx.settled
+        if settled is not None:
+            return settled.tip
+        cs = self.cs
+        tip: BlockIndexEntry = await self.chain(lambda: cs.tip())
+        return tip

@@ -1,5 +1,6 @@
 """-loadblock's import steps: how much work one call into the chain thread does (RPC
-waits for the chain thread meanwhile, as Core's RPC waits for cs_main)."""
+waits for the chain thread meanwhile, as Core's RPC waits for cs_main, and a step yields
+early to RPC calls that wait)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ REGTEST = get_params("regtest")
 N = 30
 
 
-def _import(tmp_path: Path, checker: ScriptChecker) -> tuple[int, int]:
+def _import(
+    tmp_path: Path, checker: ScriptChecker, others_waiting: Callable[[], bool] = lambda: False
+) -> tuple[int, int]:
     """Import the first N blocks of the benchmark chain; returns (blocks loaded, calls
     into the chain thread)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     blk = write_blk_file(read_chain()[:N], tmp_path / "blk.dat")
     cs = Chainstate(tmp_path / "node", REGTEST, script_checker=checker)
     cs.open()
@@ -34,7 +38,11 @@ def _import(tmp_path: Path, checker: ScriptChecker) -> tuple[int, int]:
         return fn()
 
     try:
-        loaded = asyncio.run(importer.load_external_file(blk, cs, run_chain, asyncio.Event()))
+        loaded = asyncio.run(
+            importer.load_external_file(
+                blk, cs, run_chain, asyncio.Event(), others_waiting=others_waiting
+            )
+        )
         assert cs.height() == N
     finally:
         cs.close()
@@ -75,6 +83,26 @@ def test_short_steps_with_workers_read_ahead_in_order(
         checker.close()
     assert loaded == N
     assert 1 < calls <= N + 1
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_step_yields_to_waiting_chain_work_once_it_has_run_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """With other chain work waiting (an RPC call), a step ends after the block in hand
+    once it has run MIN_STEP_SECONDS, long as its own step may be: here one block each;
+    with nothing waiting, the same settings give one step for the whole file."""
+    monkeypatch.setattr(importer, "SERIAL_STEP_SECONDS", 1e9)
+    monkeypatch.setattr(importer, "STEP_SECONDS", 1e9)
+    monkeypatch.setattr(importer, "MIN_STEP_SECONDS", 0.0)
+    checker = ParallelScriptChecker(workers) if workers else SerialScriptChecker()
+    try:
+        assert _import(tmp_path / "waiting", checker, lambda: True) == (N, N + 1)
+        assert _import(tmp_path / "alone", checker, lambda: False) == (N, 1)
+        monkeypatch.setattr(importer, "MIN_STEP_SECONDS", 1e9)  # not yet long enough
+        assert _import(tmp_path / "young", checker, lambda: True) == (N, 1)
+    finally:
+        checker.close()
 
 
 def test_read_ahead_keeps_order_and_defers_errors(monkeypatch: pytest.MonkeyPatch) -> None:
