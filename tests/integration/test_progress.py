@@ -1,4 +1,5 @@
-"""The verification progress estimate (getblockchaininfo, the UpdateTip log lines)."""
+"""The verification progress estimate (getblockchaininfo, the UpdateTip log lines), and the
+timed log lines of a coins flush."""
 
 from __future__ import annotations
 
@@ -35,3 +36,24 @@ def test_progress_of_a_chain_as_it_ages(tmp_path: Path, caplog: pytest.LogCaptur
         parent = tip.prev
         assert parent is not None
         assert b.cs.verification_progress(parent) < b.cs.verification_progress(tip)
+
+
+def test_a_coins_flush_is_timed_in_the_bench_category(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Core's -debug=bench lines around writing the coins cache, with the coin count."""
+    with ChainBuilder(tmp_path) as b:
+        b.mine(3)
+        coins = len(b.cs.coins)
+        with caplog.at_level(logging.DEBUG, logger="pyrite.bench"):
+            b.cs.flush()
+    started, completed = (r.getMessage() for r in caplog.records if r.name == "pyrite.bench")
+    assert re.fullmatch(
+        rf"FlushStateToDisk: write coins cache to disk \({coins} coins, [0-9.]+kB\) started",
+        started,
+    )
+    assert re.fullmatch(
+        rf"FlushStateToDisk: write coins cache to disk \({coins} coins, [0-9.]+kB\) completed "
+        r"\([0-9.]+ms\)",
+        completed,
+    )

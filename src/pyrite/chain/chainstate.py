@@ -62,6 +62,8 @@ from pyrite.errors import BlockValidationError, StorageError
 from pyrite.primitives import Block, BlockHeader, OutPoint
 
 log = logging.getLogger("pyrite.validation")
+#: Core's -debug=bench timings
+bench_log = logging.getLogger("pyrite.bench")
 
 DEFAULT_DBCACHE = 450 << 20
 FLUSH_INTERVAL = 60.0  # seconds between periodic flushes of the state to disk
@@ -578,10 +580,16 @@ class Chainstate(BlockConnector):
             infos = self.blockstore.dirty_file_infos()
             self.index_db.flush_tree(self.tree, infos, self.blockstore.last_file)
             self.blockstore.mark_file_infos_written(infos)
-            if self.coins.memory_usage() > self.dbcache_bytes:
+            usage = self.coins.memory_usage()
+            what = f"write coins cache to disk ({len(self.coins)} coins, {usage / 1000:.2f}kB)"
+            bench_log.debug("FlushStateToDisk: %s started", what)
+            t0 = time.perf_counter()
+            if usage > self.dbcache_bytes:
                 self.coins.flush()
             else:
                 self.coins.sync()
+            bench_log.debug("FlushStateToDisk: %s completed (%.2fms)", what,
+                            (time.perf_counter() - t0) * 1000)  # fmt: skip
             self._last_flush = time.monotonic()
 
     # ------------------------------------------------------------------ verification
