@@ -228,7 +228,8 @@ def _verify_with(
 def first_failing(checks: Sequence[tuple[Any, ...]]) -> int:
     """Position of the first of ``checks`` that fails, -1 when all pass: a loop over
     ``ecdsa_verify_parsed`` (for ``(_, serialized key, DER signature, msg32, strict_der,
-    require_low_s)``) and ``schnorr_verify`` (for ``(_, x-only key, signature, msg)``)
+    require_low_s)``), ``schnorr_verify`` (for ``(_, x-only key, signature, msg)``) and
+    ``xonly_tweak_add_check`` (for ``(_, output key, parity, internal key, tweak)``)
     with one signature buffer for all, which saves about 1 us a check."""
     sg = _new("secp256k1_ecdsa_signature *")
     memo_get = _parsed_memo.get
@@ -241,7 +242,10 @@ def first_failing(checks: Sequence[tuple[Any, ...]]) -> int:
             pk = memo_get(pub) or parsed_pubkey(pub)
             if pk is None or not verify(sg, pk, sig, msg, strict_der, low_s):
                 return i
-        elif not schnorr_verify(check[1], check[2], check[3]):
+        elif len(check) == 4:
+            if not schnorr_verify(check[1], check[2], check[3]):
+                return i
+        elif not xonly_tweak_add_check(check[1], check[2], check[3], check[4]):
             return i
     return -1
 

@@ -1,5 +1,6 @@
 """Fast paths for the standard spends: P2PKH, P2WPKH (bare or wrapped in P2SH), P2TR key
-path, P2PK, and bare multisig (also in P2SH or P2WSH).
+path, P2TR script path through a leaf of one key (inscriptions included), P2PK, and bare
+multisig (also in P2SH or P2WSH).
 
 A fast path only ever answers "valid": it recognises the exact shape of a standard
 spend, performs the checks the interpreter would perform on that shape, and returns
@@ -28,8 +29,14 @@ from pyrite.script.flags import (
     WITNESS_PUBKEYTYPE,
 )
 from pyrite.script.num import cast_to_bool
-from pyrite.script.script import push_data
+from pyrite.script.script import MAX_SCRIPT_ELEMENT_SIZE, push_data
 from pyrite.script.sighash import PrecomputedTx, bip143_sighash, legacy_sighash, taproot_sighash
+from pyrite.script.witness import (
+    TAPROOT_LEAF_TAPSCRIPT,
+    tapleaf_hash,
+    taproot_merkle_root,
+    taptweak_hash,
+)
 
 _ENC_FLAGS = DERSIG | LOW_S | STRICTENC
 _P2SH_WITNESS = P2SH | WITNESS
@@ -44,6 +51,7 @@ _COMPRESSED = secp.KEY_COMPRESSED
 _verify_parsed = secp.ecdsa_verify_parsed
 _valid_sig_encoding = secp.is_valid_signature_encoding
 _schnorr_verify = secp.schnorr_verify
+_tweak_check = secp.xonly_tweak_add_check
 
 
 def _sig_ok(sig: bytes, flags: int) -> bool:
@@ -66,7 +74,8 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
 
 #: a signature check a fast path leaves to its caller: ``(input index, public key,
 #: DER signature, message, strict DER, low S)`` for ECDSA, ``(input index, x-only key,
-#: signature, message)`` for BIP340 (see ``secp.first_failing``)
+#: signature, message)`` for BIP340, ``(input index, output key, parity, internal key,
+#: tweak)`` for a taproot commitment (see ``secp.first_failing``)
 SigCheck = tuple[Any, ...]
 
 
@@ -201,6 +210,95 @@ def _multisig_ok(
     return True
 
 
+# --- tapscript: a leaf of one key (<key> OP_CHECKSIG), inscription envelopes allowed ---
+
+
+def _inert_envelopes(script: bytes, pos: int) -> bool:
+    """``script[pos:]`` is nothing but ``OP_0 OP_IF <pushes> OP_ENDIF`` envelopes (as
+    ordinals inscriptions are): data pushes of at most 520 bytes, OP_1NEGATE and OP_1 to
+    OP_16 only. Executed after a successful OP_CHECKSIG, each leaves the stack as it was:
+    OP_IF takes the empty vector (MINIMALIF allows it) and skips to OP_ENDIF, its
+    pushes checked only for size, as Core does in an unexecuted branch; none is an
+    OP_SUCCESSx. False for anything else, even what would be valid."""
+    end = len(script)
+    while pos < end:
+        if script[pos] != 0 or pos + 1 >= end or script[pos + 1] != 0x63:  # OP_0 OP_IF
+            return False
+        pos += 2
+        while True:
+            if pos >= end:
+                return False  # no OP_ENDIF: UNBALANCED_CONDITIONAL
+            op = script[pos]
+            pos += 1
+            if op == 0x68:  # OP_ENDIF
+                break
+            if op <= 0x4B:
+                size = op
+            elif op == 0x4C:
+                if pos >= end:
+                    return False
+                size = script[pos]
+                pos += 1
+            elif op == 0x4D:
+                if pos + 2 > end:
+                    return False
+                size = script[pos] | script[pos + 1] << 8
+                pos += 2
+            elif op == 0x4E:
+                if pos + 4 > end:
+                    return False
+                size = int.from_bytes(script[pos : pos + 4], "little")
+                pos += 4
+            elif op == 0x4F or 0x51 <= op <= 0x60:
+                continue
+            else:
+                return False
+            if size > MAX_SCRIPT_ELEMENT_SIZE or pos + size > end:
+                return False
+            pos += size
+    return True
+
+
+def _single_key_leaf(
+    pre: PrecomputedTx,
+    n_in: int,
+    program: bytes,
+    wit: tuple[bytes, ...],
+    checks: list[SigCheck] | None,
+) -> bool:
+    """A script-path spend (signature, script, control block; no annex) of a tapscript
+    leaf ``<32-byte key> OP_CHECKSIG`` followed by nothing or by ``_inert_envelopes``:
+    valid if the control block commits to the leaf in the output key (the tweak check)
+    and the signature verifies. With ``checks`` both EC checks are left there."""
+    sig, script, control = wit
+    size = len(control)
+    if size < 33 or size > 33 + 32 * 128 or (size - 33) % 32 or control[0] & 0xFE != 0xC0:
+        return False  # (a leaf version of 0xC0 also rules out an annex)
+    if len(script) < 34 or script[0] != 32 or script[33] != 0xAC:
+        return False
+    if len(script) > 34 and not _inert_envelopes(script, 34):
+        return False
+    if len(sig) == 64:
+        hash_type = 0
+    elif len(sig) == 65 and sig[64] != 0:
+        hash_type = sig[64]
+        sig = sig[:64]
+    else:
+        return False  # an empty signature fails the spend: the interpreter says how
+    leaf = tapleaf_hash(TAPROOT_LEAF_TAPSCRIPT, script)
+    h = taproot_sighash(pre, n_in, hash_type, None, leaf)
+    if h is None:
+        return False
+    internal = control[1:33]
+    tweak = taptweak_hash(internal, taproot_merkle_root(control, leaf))
+    key = script[1:33]
+    if checks is not None:
+        checks.append((n_in, program, control[0] & 1, internal, tweak))
+        checks.append((n_in, key, sig, h))
+        return True
+    return _tweak_check(program, control[0] & 1, internal, tweak) and _schnorr_verify(key, sig, h)
+
+
 def try_multisig(pre: PrecomputedTx, n_in: int, script_pubkey: bytes, amount: int,
                  flags: int) -> bool:  # fmt: skip
     """True if input ``n_in`` spends a bare multisig output, or a P2SH or P2WSH output
@@ -266,10 +364,10 @@ def try_fast_path(
             return False
         segwit = True
     elif n == 34 and spk[0] == 0x51 and spk[1] == 32:  # P2TR key path
-        if not flags & WITNESS or not flags & TAPROOT or script_sig or len(wit) != 1:
+        if not flags & WITNESS or not flags & TAPROOT or script_sig or pre.spent_outputs is None:
             return False
-        if pre.spent_outputs is None:
-            return False
+        if len(wit) != 1:
+            return len(wit) == 3 and _single_key_leaf(pre, n_in, spk[2:], wit, checks)
         sig = wit[0]
         if len(sig) == 64:
             hash_type = 0
