@@ -195,7 +195,6 @@ def _usable_cores() -> int:
 
 async def _node(config: Config, netdir: Path, warnings: list[str], checker: ScriptChecker) -> int:
     loop = asyncio.get_running_loop()
-    params = _chain_params(config)
     log.info("Pyrite version v%s", CLIENT_VERSION_STRING)
     log.info("Using data directory %s", netdir)
     for line in config.log_lines():
@@ -206,6 +205,7 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
         log.info("Option -%s is accepted but not supported yet; ignoring it", name)
     for name in config.unknown:
         log.info("Warning: unknown option %s ignored", name)
+    params = _chain_params(config)
 
     clock = Clock(config.get_int("mocktime", 0))
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chain")
