@@ -210,6 +210,16 @@ def _multisig_ok(
     return True
 
 
+def _schnorr_parts(sig: bytes) -> tuple[bytes, int] | None:
+    """A BIP340 signature as it stands in a witness: (the 64 bytes, the hash type; 0, the
+    default, for a bare 64-byte one); None for any other size and for an explicit 0."""
+    if len(sig) == 64:
+        return sig, 0
+    if len(sig) == 65 and sig[64] != 0:
+        return sig[:64], sig[64]
+    return None
+
+
 # --- tapscript: a leaf of one key (<key> OP_CHECKSIG), inscription envelopes allowed ---
 
 
@@ -278,13 +288,10 @@ def _single_key_leaf(
         return False
     if len(script) > 34 and not _inert_envelopes(script, 34):
         return False
-    if len(sig) == 64:
-        hash_type = 0
-    elif len(sig) == 65 and sig[64] != 0:
-        hash_type = sig[64]
-        sig = sig[:64]
-    else:
-        return False  # an empty signature fails the spend: the interpreter says how
+    parts = _schnorr_parts(sig)
+    if parts is None:
+        return False  # (an empty signature fails the spend: the interpreter says how)
+    sig, hash_type = parts
     leaf = tapleaf_hash(TAPROOT_LEAF_TAPSCRIPT, script)
     h = taproot_sighash(pre, n_in, hash_type, None, leaf)
     if h is None:
@@ -368,14 +375,10 @@ def try_fast_path(
             return False
         if len(wit) != 1:
             return len(wit) == 3 and _single_key_leaf(pre, n_in, spk[2:], wit, checks)
-        sig = wit[0]
-        if len(sig) == 64:
-            hash_type = 0
-        elif len(sig) == 65 and sig[64] != 0:
-            hash_type = sig[64]
-            sig = sig[:64]
-        else:
+        parts = _schnorr_parts(wit[0])
+        if parts is None:
             return False
+        sig, hash_type = parts
         if hash_type <= 1:  # DEFAULT / ALL: the message differs only in the input index
             th = _sha256(pre.taproot_keypath_prefix(hash_type) + _U32.pack(n_in)).digest()
         else:
