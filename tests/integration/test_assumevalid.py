@@ -9,15 +9,19 @@ work) more than 2,016 blocks. Otherwise the bad block is rejected as without -as
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.chainfile import write_blk_file
 from pyrite.chain.chainstate import Chainstate
 from pyrite.consensus.params import ChainParams
+from pyrite.node import importer
 from pyrite.primitives import Block
 from tests.integration.chainutil import ChainBuilder, corrupt_signature
 
@@ -128,3 +132,38 @@ def test_a_block_off_the_best_header_chain_is_verified(chains: Chains, tmp_path:
 def test_below_the_minimum_chain_work_nothing_is_skipped(chains: Chains, tmp_path: Path) -> None:
     params = dataclasses.replace(chains.params, min_chain_work=1 << 40)
     _rejected(_node(tmp_path, params, chains.hash_at(LENGTH), chains.main), chains)
+
+
+def test_an_imported_file_skips_scripts_as_cores_import_does(
+    chains: Chains, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """-loadblock reads every header of the file before it connects a block (Core accepts
+    every block first), so -assumevalid applies to an import as to a synced header chain;
+    headers that come before their parent in the file wait for it."""
+    blocks = list(chains.main)
+    blocks[49], blocks[50] = blocks[50], blocks[49]  # block 51 before its parent
+    blk = write_blk_file([b.serialize() for b in blocks], tmp_path / "blk.dat")
+    cs = Chainstate(tmp_path / "node", chains.params, assumevalid=chains.hash_at(LENGTH))
+    cs.open()
+
+    async def run_chain(fn: Callable[[], Any]) -> Any:
+        return fn()
+
+    try:
+        with caplog.at_level(logging.INFO):
+            loaded = asyncio.run(importer.load_external_file(blk, cs, run_chain, asyncio.Event()))
+        assert loaded == LENGTH
+        assert cs.height() == LENGTH  # the bad block's scripts were not run
+        assert f"Read {LENGTH} block headers from blk.dat" in caplog.text
+        assert "Disabling script verification at block #1 " in caplog.text
+        assert "Enabling script verification at block #186 " in caplog.text
+    finally:
+        cs.close()
+    # without -assumevalid the same file stops at the bad block
+    cs = Chainstate(tmp_path / "verifying", chains.params)
+    cs.open()
+    try:
+        asyncio.run(importer.load_external_file(blk, cs, run_chain, asyncio.Event()))
+        assert cs.height() == BAD_HEIGHT - 1
+    finally:
+        cs.close()

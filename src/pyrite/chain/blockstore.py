@@ -50,15 +50,15 @@ import mmap
 import os
 import struct
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from pyrite.chain.compressor import varint, varint_at
 from pyrite.consensus.merkle import block_merkle_root
 from pyrite.crypto.hashes import sha256d
 from pyrite.errors import DecodeError, StorageError
-from pyrite.primitives.block import MAX_BLOCK_SERIALIZED_SIZE, Block
+from pyrite.primitives.block import MAX_BLOCK_SERIALIZED_SIZE, Block, BlockHeader
 
 log = logging.getLogger(__name__)
 
@@ -181,16 +181,20 @@ class ScannedBlock(NamedTuple):
     block: Block
 
 
-def scan_blocks_in_file(
-    path: str | os.PathLike[str], message_start: bytes, start: int = 0
-) -> Iterator[ScannedBlock]:
-    """Every parseable block record of a blk-layout file, in file order.
+_T = TypeVar("_T")
 
-    Garbage between records is skipped by searching for the next message
-    start; a record whose size is out of range, that runs past the end of the
-    file or that does not parse is skipped the same way. Raises StorageError
-    only when the file cannot be opened or mapped.
-    """
+
+def _scan_records(
+    path: str | os.PathLike[str],
+    message_start: bytes,
+    start: int,
+    take: Callable[[mmap.mmap, int, int], _T | None],
+) -> Iterator[_T]:
+    """``take(file, payload offset, size)`` of every block record of a blk-layout file, in
+    file order. Garbage between records is skipped by searching for the next message
+    start; a record whose size is out of range, that runs past the end of the file or that
+    ``take`` refuses (None) is skipped the same way. Raises StorageError only when the
+    file cannot be opened or mapped."""
     if len(message_start) != 4:
         raise ValueError("message start must be 4 bytes")
     try:
@@ -210,25 +214,51 @@ def scan_blocks_in_file(
                 return
             (n,) = struct.unpack_from("<I", mm, i + 4)
             data_start = i + STORAGE_HEADER_BYTES
-            if n < 80 or n > MAX_BLOCK_SERIALIZED_SIZE or data_start + n > size:
+            item = None
+            if 80 <= n <= MAX_BLOCK_SERIALIZED_SIZE and data_start + n <= size:
+                item = take(mm, data_start, n)
+            if item is None:
                 skipped += 1
                 pos = i + 1
                 continue
-            raw = mm[data_start : data_start + n]
-            try:
-                block = Block.from_bytes(raw)
-            except DecodeError:
-                block = None
-            if block is None or block_merkle_root(block)[0] != block.header.merkle_root:
-                skipped += 1
-                pos = i + 1
-                continue
-            yield ScannedBlock(data_start, raw, block)
+            yield item
             pos = data_start + n
     finally:
         mm.close()
         if skipped:
             log.debug("%s: skipped %d implausible records", os.fspath(path), skipped)
+
+
+def _take_block(mm: mmap.mmap, offset: int, size: int) -> ScannedBlock | None:
+    raw = mm[offset : offset + size]
+    try:
+        block = Block.from_bytes(raw)
+    except DecodeError:
+        return None
+    if block_merkle_root(block)[0] != block.header.merkle_root:
+        return None
+    return ScannedBlock(offset, raw, block)
+
+
+def _take_header(mm: mmap.mmap, offset: int, _size: int) -> BlockHeader:
+    return BlockHeader.from_bytes(mm[offset : offset + 80])
+
+
+def scan_blocks_in_file(
+    path: str | os.PathLike[str], message_start: bytes, start: int = 0
+) -> Iterator[ScannedBlock]:
+    """Every parseable block record of a blk-layout file, in file order (see
+    ``_scan_records``; a record that does not parse, or whose merkle root does not match
+    its transactions, is skipped as garbage)."""
+    return _scan_records(path, message_start, start, _take_block)
+
+
+def scan_headers_in_file(
+    path: str | os.PathLike[str], message_start: bytes
+) -> Iterator[BlockHeader]:
+    """The header of every block record of a blk-layout file, in file order, reading only
+    its first 80 bytes: the blocks themselves are neither parsed nor checked here."""
+    return _scan_records(path, message_start, 0, _take_header)
 
 
 def iter_blocks_in_file(path: str | os.PathLike[str], message_start: bytes) -> Iterator[bytes]:

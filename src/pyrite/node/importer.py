@@ -11,9 +11,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pyrite.chain.blockstore import FilePos, ScannedBlock, scan_blocks_in_file
+from pyrite.chain.blockstore import (
+    FilePos,
+    ScannedBlock,
+    scan_blocks_in_file,
+    scan_headers_in_file,
+)
 from pyrite.chain.chainstate import Chainstate
-from pyrite.errors import StorageError
+from pyrite.errors import BlockValidationError, StorageError
+from pyrite.primitives.block import BlockHeader
 
 log = logging.getLogger("pyrite.node.importer")
 
@@ -30,6 +36,44 @@ SERIAL_STEP_SECONDS = 0.25
 MIN_STEP_SECONDS = 0.25
 
 
+def accept_headers_in_file(chainstate: Chainstate, path: Path) -> int:
+    """Accept the header of every block in ``path`` (in the chain thread), a header whose
+    parent comes later in the file once that parent is in; returns how many were accepted.
+
+    Core's import accepts every block of a file before it connects any, so that the best
+    header is known when blocks are connected and -assumevalid can skip the scripts of all
+    but the last two weeks of them. This import connects blocks as it reads them; reading
+    the headers first gives it the same best header. A header that fails its checks is
+    left out: its block fails the same way in its turn."""
+    waiting: dict[bytes, list[BlockHeader]] = {}
+    accepted = 0
+    for first in scan_headers_in_file(path, chainstate.params.message_start):
+        todo = [first]
+        while todo:
+            header = todo.pop()
+            try:
+                chainstate.accept_block_header(header)
+            except BlockValidationError as e:
+                if e.reason == "prev-blk-not-found":
+                    waiting.setdefault(header.prev_hash, []).append(header)
+                continue
+            accepted += 1
+            todo.extend(waiting.pop(header.hash, ()))
+    return accepted
+
+
+async def _accept_headers(chainstate: Chainstate, run_chain: RunChain, path: Path) -> None:
+    t0 = time.monotonic()
+    try:
+        n = await run_chain(lambda: accept_headers_in_file(chainstate, path))
+    except (OSError, StorageError) as e:
+        log.info("Error while reading the headers of %s: %s", path, e)
+        return
+    log.info("Read %d block headers from %s in %dms (best header height=%d)", n, path.name,
+             int((time.monotonic() - t0) * 1000), chainstate.tree.best_header.height
+             if chainstate.tree.best_header else -1)  # fmt: skip
+
+
 async def load_external_file(
     path: Path,
     chainstate: Chainstate,
@@ -37,11 +81,13 @@ async def load_external_file(
     stop: asyncio.Event,
     reindex_file: int | None = None,
     others_waiting: Callable[[], bool] = lambda: False,
+    headers_read: bool = False,
 ) -> int:
     """Process every block found in ``path``; returns how many were new. With
     ``reindex_file`` the file is one of our own blk files and blocks stay where they are.
     ``others_waiting`` tells whether other chain work is queued behind the import: each
-    call into the chain thread then ends early (see ``MIN_STEP_SECONDS``)."""
+    call into the chain thread then ends early (see ``MIN_STEP_SECONDS``). The file's
+    headers are accepted first (``accept_headers_in_file``) unless ``headers_read``."""
     t0 = time.monotonic()
     magic = chainstate.params.message_start
     try:
@@ -50,6 +96,8 @@ async def load_external_file(
         log.info("Unable to open file %s: %s", path, e)
         return 0
     log.info("Importing blocks file %s (%d bytes)...", path, size)
+    if not headers_read:
+        await _accept_headers(chainstate, run_chain, path)
     loaded = 0
     seen = 0
     last_report = t0
@@ -153,11 +201,15 @@ async def reindex(
     store = chainstate.blockstore
     files = store.existing_block_files()
     log.info("Reindexing %d block files...", len(files))
+    for n in files:  # every file's headers first, as Core accepts every block first
+        if stop.is_set():
+            return
+        await _accept_headers(chainstate, run_chain, Path(store.block_path(n)))
     for n in files:
         if stop.is_set():
             return
         path = Path(store.block_path(n))
-        await load_external_file(path, chainstate, run_chain, stop, n, others_waiting)
+        await load_external_file(path, chainstate, run_chain, stop, n, others_waiting, True)
     if not stop.is_set():
         await run_chain(chainstate.finish_reindex)
         log.info("Reindexing finished")
