@@ -50,6 +50,7 @@ from pyrite.chain.index import (
     ActiveChain,
     BlockIndexEntry,
     BlockTree,
+    ancestor_lookup,
 )
 from pyrite.chain.indexdb import BlockIndexDB
 from pyrite.chain.kvstore import LmdbStore
@@ -205,20 +206,6 @@ class Chainstate(BlockConnector):
             bits=prev.bits,
         )
 
-    def _ancestor_lookup(self, tip: BlockIndexEntry) -> Callable[[int], BlockIndexEntry]:
-        """``tip.get_ancestor``, starting from the last answer when it is above the height
-        asked for (the testnet difficulty rule walks back one block at a time)."""
-        last = tip
-
-        def lookup(height: int) -> BlockIndexEntry:
-            nonlocal last
-            e = (last if last.height >= height else tip).get_ancestor(height)
-            assert e is not None
-            last = e
-            return e
-
-        return lookup
-
     def accept_block_header(self, header: BlockHeader) -> BlockIndexEntry:
         """Core's AcceptBlockHeader: PoW, parent, contextual checks, then into the tree."""
         with self.lock:
@@ -237,7 +224,7 @@ class Chainstate(BlockConnector):
                 raise BlockValidationError("bad-prevblk", "", "INVALID_PREV")
             rules.contextual_check_block_header(
                 header, self._prev_info(prev), self.params, self.clock(),
-                self._ancestor_lookup(prev),
+                ancestor_lookup(prev),
             )  # fmt: skip
             entry = self.tree.add_header(header, block_proof)
             log.debug("Saw new header hash=%s height=%d", header.hash_hex(), entry.height)

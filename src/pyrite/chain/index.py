@@ -241,6 +241,28 @@ class BlockIndexEntry:
         return times[len(times) // 2]
 
 
+def ancestor_lookup(tip: BlockIndexEntry) -> Callable[[int], BlockIndexEntry]:
+    """``tip.get_ancestor`` for heights up to ``tip``'s, starting from the last answer when
+    it is above the height asked for, and one step back in one step: the testnet and
+    regtest difficulty rule walks back a block at a time, up to a whole difficulty period
+    for each header (20,000 regtest headers took 38 us each with ``get_ancestor`` alone,
+    17 us so)."""
+    last = tip
+
+    def lookup(height: int) -> BlockIndexEntry:
+        nonlocal last
+        prev = last.prev
+        if height == last.height - 1 and prev is not None:
+            last = prev
+            return prev
+        e = (last if last.height >= height else tip).get_ancestor(height)
+        assert e is not None
+        last = e
+        return e
+
+    return lookup
+
+
 def find_fork(a: BlockIndexEntry | None, b: BlockIndexEntry | None) -> BlockIndexEntry | None:
     """Last common ancestor of two entries (Core's LastCommonAncestor); None if unrelated."""
     if a is None or b is None:

@@ -34,44 +34,89 @@ SERIAL_STEP_SECONDS = 0.25
 #: has run this long: the RPC call waits about a block, as Core's waits for cs_main, not a
 #: whole step, and frequent calls cannot make the import drain its pipeline at every block
 MIN_STEP_SECONDS = 0.25
+#: one call into the chain thread accepts headers for about this long
+HEADER_STEP_SECONDS = 0.25
 
 
-def accept_headers_in_file(chainstate: Chainstate, path: Path) -> int:
-    """Accept the header of every block in ``path`` (in the chain thread), a header whose
-    parent comes later in the file once that parent is in; returns how many were accepted.
+class HeaderPass:
+    """Accept the header of every block in a file (in the chain thread), a header whose
+    parent comes later in the file once that parent is in, a step at a time.
 
     Core's import accepts every block of a file before it connects any, so that the best
     header is known when blocks are connected and -assumevalid can skip the scripts of all
     but the last two weeks of them. This import connects blocks as it reads them; reading
     the headers first gives it the same best header. A header that fails its checks is
-    left out: its block fails the same way in its turn."""
-    waiting: dict[bytes, list[BlockHeader]] = {}
-    accepted = 0
-    for first in scan_headers_in_file(path, chainstate.params.message_start):
-        todo = [first]
-        while todo:
-            header = todo.pop()
-            try:
-                chainstate.accept_block_header(header)
-            except BlockValidationError as e:
-                if e.reason == "prev-blk-not-found":
-                    waiting.setdefault(header.prev_hash, []).append(header)
-                continue
-            accepted += 1
-            todo.extend(waiting.pop(header.hash, ()))
-    return accepted
+    left out: its block fails the same way in its turn. A file of a whole chain holds
+    close to a million headers, tens of seconds of work: done in steps, it leaves the
+    chain thread to RPC calls in between."""
+
+    def __init__(self, chainstate: Chainstate, path: Path) -> None:
+        self._chainstate = chainstate
+        self._headers = scan_headers_in_file(path, chainstate.params.message_start)
+        self._waiting: dict[bytes, list[BlockHeader]] = {}
+        #: headers accepted, and read, so far
+        self.accepted = 0
+        self.read = 0
+
+    def step(self, seconds: float, others_waiting: Callable[[], bool] = lambda: False) -> bool:
+        """Accept headers for about ``seconds`` (at least one), or until other chain work
+        waits once ``MIN_STEP_SECONDS`` have passed; True when the file is done."""
+        chainstate = self._chainstate
+        waiting = self._waiting
+        start = time.monotonic()
+        deadline = start + seconds
+        early = start + min(MIN_STEP_SECONDS, seconds)
+        for first in self._headers:
+            self.read += 1
+            todo = [first]
+            while todo:
+                header = todo.pop()
+                try:
+                    chainstate.accept_block_header(header)
+                except BlockValidationError as e:
+                    if e.reason == "prev-blk-not-found":
+                        waiting.setdefault(header.prev_hash, []).append(header)
+                    continue
+                self.accepted += 1
+                todo.extend(waiting.pop(header.hash, ()))
+            now = time.monotonic()
+            if now >= deadline or (now >= early and others_waiting()):
+                return False
+        return True
 
 
-async def _accept_headers(chainstate: Chainstate, run_chain: RunChain, path: Path) -> None:
-    t0 = time.monotonic()
+def accept_headers_in_file(chainstate: Chainstate, path: Path) -> int:
+    """``HeaderPass`` over the whole file at once; returns how many headers were accepted."""
+    headers = HeaderPass(chainstate, path)
+    headers.step(float("inf"))
+    return headers.accepted
+
+
+async def _accept_headers(
+    chainstate: Chainstate,
+    run_chain: RunChain,
+    path: Path,
+    stop: asyncio.Event,
+    others_waiting: Callable[[], bool],
+) -> None:
+    t0 = last_report = time.monotonic()
+    headers = HeaderPass(chainstate, path)
     try:
-        n = await run_chain(lambda: accept_headers_in_file(chainstate, path))
+        while not await run_chain(lambda: headers.step(HEADER_STEP_SECONDS, others_waiting)):
+            if stop.is_set():
+                log.info("Reading the headers of %s interrupted by shutdown", path)
+                return
+            now = time.monotonic()
+            if now - last_report > 5:
+                log.info("Reading the headers of %s: %d read", path.name, headers.read)
+                last_report = now
     except (OSError, StorageError) as e:
         log.info("Error while reading the headers of %s: %s", path, e)
         return
-    log.info("Read %d block headers from %s in %dms (best header height=%d)", n, path.name,
-             int((time.monotonic() - t0) * 1000), chainstate.tree.best_header.height
-             if chainstate.tree.best_header else -1)  # fmt: skip
+    best = chainstate.tree.best_header
+    log.info("Read %d block headers from %s in %dms (best header height=%d)", headers.accepted,
+             path.name, int((time.monotonic() - t0) * 1000),
+             best.height if best else -1)  # fmt: skip
 
 
 async def load_external_file(
@@ -97,7 +142,7 @@ async def load_external_file(
         return 0
     log.info("Importing blocks file %s (%d bytes)...", path, size)
     if not headers_read:
-        await _accept_headers(chainstate, run_chain, path)
+        await _accept_headers(chainstate, run_chain, path, stop, others_waiting)
     loaded = 0
     seen = 0
     last_report = t0
@@ -204,7 +249,9 @@ async def reindex(
     for n in files:  # every file's headers first, as Core accepts every block first
         if stop.is_set():
             return
-        await _accept_headers(chainstate, run_chain, Path(store.block_path(n)))
+        await _accept_headers(
+            chainstate, run_chain, Path(store.block_path(n)), stop, others_waiting
+        )
     for n in files:
         if stop.is_set():
             return

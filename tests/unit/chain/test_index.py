@@ -19,6 +19,7 @@ from pyrite.chain.index import (
     ActiveChain,
     BlockIndexEntry,
     BlockTree,
+    ancestor_lookup,
     find_fork,
     locator_hashes,
 )
@@ -106,6 +107,20 @@ def test_get_ancestor_matches_walk(forked: Forked) -> None:
         assert e.get_ancestor(h) is expected
     assert side[-1].get_ancestor(700) is main[700]
     assert all(e.skip is not None for e in main[1:])
+
+
+def test_ancestor_lookup_matches_get_ancestor(forked: Forked) -> None:
+    """The lookup the difficulty rules use: any order of heights, runs of single steps
+    back (the testnet rule's walk) among them."""
+    _, main, side = forked
+    rng = random.Random(7)
+    for tip in (main[-1], side[-1], side[0], main[0]):
+        lookup = ancestor_lookup(tip)
+        heights = [rng.randrange(0, tip.height + 1) for _ in range(50)]
+        heights += list(range(tip.height, max(tip.height - 40, -1), -1))
+        heights += [h - k for h in heights[:10] for k in range(3) if h - k >= 0]
+        for h in heights:
+            assert lookup(h) is naive_ancestor(tip, h)
 
 
 def test_find_fork(forked: Forked) -> None:

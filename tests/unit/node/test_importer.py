@@ -21,27 +21,28 @@ REGTEST = get_params("regtest")
 N = 30
 
 
-def _import(
+def _import_counting(
     tmp_path: Path, checker: ScriptChecker, others_waiting: Callable[[], bool] = lambda: False
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Import the first N blocks of the benchmark chain; returns (blocks loaded, calls
-    into the chain thread for blocks: the first call, which reads every header of the
-    file before any block, is not counted)."""
+    into the chain thread for blocks, calls for the headers, which are all read before
+    any block is connected)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     blk = write_blk_file(read_chain()[:N], tmp_path / "blk.dat")
     cs = Chainstate(tmp_path / "node", REGTEST, script_checker=checker)
     cs.open()
-    calls = -1
-    headers_first: list[int] = []
+    calls = {"headers": 0, "blocks": 0}
 
     async def run_chain(fn: Callable[[], Any]) -> Any:
-        nonlocal calls
-        calls += 1
-        result = fn()
-        if calls == 0:  # the headers pass: every header in, no block connected yet
-            best = cs.tree.best_header
-            headers_first.extend([best.height if best else -1, cs.height()])
-        return result
+        if fn.__code__.co_qualname.startswith("_accept_headers."):
+            assert calls["blocks"] == 0
+            calls["headers"] += 1
+        else:
+            if calls["blocks"] == 0:  # every header in, no block connected yet
+                best = cs.tree.best_header
+                assert (best.height if best else -1, cs.height()) == (N, 0)
+            calls["blocks"] += 1
+        return fn()
 
     try:
         loaded = asyncio.run(
@@ -50,9 +51,16 @@ def _import(
             )
         )
         assert cs.height() == N
-        assert headers_first == [N, 0]
     finally:
         cs.close()
+    return loaded, calls["blocks"], calls["headers"]
+
+
+def _import(
+    tmp_path: Path, checker: ScriptChecker, others_waiting: Callable[[], bool] = lambda: False
+) -> tuple[int, int]:
+    """(blocks loaded, calls into the chain thread for blocks) of ``_import_counting``."""
+    loaded, calls, _ = _import_counting(tmp_path, checker, others_waiting)
     return loaded, calls
 
 
@@ -110,6 +118,63 @@ def test_a_step_yields_to_waiting_chain_work_once_it_has_run_a_while(
         assert _import(tmp_path / "young", checker, lambda: True) == (N, 1)
     finally:
         checker.close()
+
+
+def test_headers_are_read_in_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The headers pass is cut into steps too (a file of a whole chain holds about a
+    million headers): here one header each, and one that finds the end of the file; or,
+    with long steps, one for the file, ended early only once other chain work waits."""
+    monkeypatch.setattr(importer, "HEADER_STEP_SECONDS", 0.0)
+    checker = SerialScriptChecker()
+    assert _import_counting(tmp_path / "short", checker)[::2] == (N, N + 1)
+    monkeypatch.setattr(importer, "HEADER_STEP_SECONDS", 1e9)
+    assert _import_counting(tmp_path / "long", checker)[::2] == (N, 1)
+    monkeypatch.setattr(importer, "MIN_STEP_SECONDS", 0.0)
+    assert _import_counting(tmp_path / "waiting", checker, lambda: True)[::2] == (N, N + 1)
+
+
+def test_header_pass_takes_orphans_once_their_parent_is_in(tmp_path: Path) -> None:
+    """Headers whose parent comes later in the file wait for it, across steps."""
+    raws = read_chain()[:6]
+    order = [raws[0], raws[3], raws[2], raws[1], raws[5], raws[4]]
+    blk = write_blk_file(order, tmp_path / "blk.dat")
+    cs = Chainstate(tmp_path / "node", REGTEST)
+    cs.open()
+    try:
+        headers = importer.HeaderPass(cs, blk)
+        heights = []
+        while not headers.step(0.0):
+            best = cs.tree.best_header
+            heights.append(best.height if best else -1)
+        assert heights == [1, 1, 1, 4, 4, 6]
+        assert (headers.read, headers.accepted) == (6, 6)
+    finally:
+        cs.close()
+
+
+def test_stop_during_the_header_pass_ends_the_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importer, "HEADER_STEP_SECONDS", 0.0)
+    blk = write_blk_file(read_chain()[:N], tmp_path / "blk.dat")
+    cs = Chainstate(tmp_path / "node", REGTEST)
+    cs.open()
+    stop = asyncio.Event()
+    steps = 0
+
+    async def run_chain(fn: Callable[[], Any]) -> Any:
+        nonlocal steps
+        steps += 1
+        if steps == 5:
+            stop.set()
+        return fn()
+
+    try:
+        assert asyncio.run(importer.load_external_file(blk, cs, run_chain, stop)) == 0
+        best = cs.tree.best_header
+        assert steps == 5 and best is not None and best.height == 5 and cs.height() == 0
+    finally:
+        cs.close()
 
 
 def test_read_ahead_keeps_order_and_defers_errors(monkeypatch: pytest.MonkeyPatch) -> None:
