@@ -50,11 +50,13 @@ from typing import Final, NamedTuple, Protocol
 from pyrite.chain.compressor import (
     _VARINT1,
     MAX_SCRIPT_SIZE,
+    N_SPECIAL_SCRIPTS,
     U32_MAX,
-    read_compressed_txout,
+    compress_txout,
+    decompress_amount,
+    read_compressed_script,
     varint,
     varint_at,
-    write_compressed_txout,
 )
 from pyrite.chain.kvstore import CHAINSTATE_BEST_BLOCK, CHAINSTATE_COIN, KVStore
 from pyrite.errors import DecodeError, PyriteError, StorageError
@@ -95,19 +97,24 @@ class Coin(NamedTuple):
 
     def serialize(self) -> bytes:
         """Core's Coin::Serialize (the chainstate record)."""
-        code = (self.height << 1) | (1 if self.is_coinbase else 0)
-        out = bytearray(_VARINT1[code] if code < 0x80 else varint(code))
-        write_compressed_txout(out, self.value, self.script_pubkey)
-        return bytes(out)
+        value, script, height, coinbase = self
+        code = (height << 1) | (1 if coinbase else 0)
+        return (_VARINT1[code] if code < 0x80 else varint(code)) + compress_txout(value, script)
 
     @classmethod
     def deserialize(cls, data: bytes) -> Coin:
         """Parse a chainstate record; DecodeError on malformed or trailing bytes."""
         code, pos = varint_at(data, 0, U32_MAX)
-        value, script, pos = read_compressed_txout(data, pos)
-        if pos != len(data):
-            raise DecodeError(f"{len(data) - pos} trailing bytes after coin")
-        return cls(value, script, code >> 1, bool(code & 1))
+        amount, pos = varint_at(data, pos)
+        size, pos = varint_at(data, pos, U32_MAX)
+        end = pos + size - N_SPECIAL_SCRIPTS
+        if N_SPECIAL_SCRIPTS <= size <= MAX_SCRIPT_SIZE + N_SPECIAL_SCRIPTS and end == len(data):
+            script = data[pos:end]  # the common case: a script stored as it is
+        else:
+            script, end = read_compressed_script(data, size, pos)
+            if end != len(data):
+                raise DecodeError(f"{len(data) - end} trailing bytes after coin")
+        return _new(cls, (decompress_amount(amount), script, code >> 1, code & 1 == 1))
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ MAX_SCRIPT_SIZE = 10_000
 U32_MAX = 0xFFFFFFFF
 U64_MAX = 0xFFFFFFFFFFFFFFFF
 _N_SPECIAL_SCRIPTS = 6
+N_SPECIAL_SCRIPTS: Final = _N_SPECIAL_SCRIPTS
 _P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F  # secp256k1 field
 _MAX_MONEY = 21_000_000 * 100_000_000
 _POW10: tuple[int, ...] = tuple(10**i for i in range(10))
@@ -36,6 +37,17 @@ def varint(n: int) -> bytes:
     if n < 0x4080:
         m = n - 0x80
         return bytes(((m >> 7) | 0x80, m & 0x7F))
+    # Three and four bytes (heights, most compressed amounts) the same way.
+    if n < 0x204080:
+        m = n - 0x4080
+        return bytes(((m >> 14) | 0x80, (m >> 7) & 0x7F | 0x80, m & 0x7F))
+    if n < _VARINT4_END:
+        m = n - 0x204080
+        return bytes(((m >> 21) | 0x80, (m >> 14) & 0x7F | 0x80, (m >> 7) & 0x7F | 0x80, m & 0x7F))
+    if n < _VARINT5_END:
+        m = n - 0x10204080
+        return bytes(((m >> 28) | 0x80, (m >> 21) & 0x7F | 0x80, (m >> 14) & 0x7F | 0x80,
+                      (m >> 7) & 0x7F | 0x80, m & 0x7F))  # fmt: skip
     # Longer: built last byte first into an integer.
     acc = n & 0x7F
     shift = 8
@@ -50,10 +62,35 @@ def varint(n: int) -> bytes:
 _VARINT1: Final = tuple(bytes((i,)) for i in range(0x80))
 
 
+#: VARINTs below these take at most four and five bytes
+_VARINT4_END: Final = 0x10204080
+_VARINT5_END: Final = 0x810204080
+
+
 def varint_at(data: bytes | memoryview, pos: int, max_value: int = U64_MAX) -> tuple[int, int]:
     """Decode a VARINT at ``data[pos]``; returns (value, next position). Mirrors ReadVarInt."""
-    n = 0
     end = len(data)
+    if pos < end:  # up to four bytes in one go: below any max_value given here
+        c0 = data[pos]
+        if c0 < 0x80:
+            return c0, pos + 1
+        if pos + 3 < end and max_value >= _VARINT4_END:
+            c1 = data[pos + 1]
+            if c1 < 0x80:
+                return ((c0 & 0x7F) << 7 | c1) + 0x80, pos + 2
+            c2 = data[pos + 2]
+            if c2 < 0x80:
+                return ((c0 & 0x7F) << 14 | (c1 & 0x7F) << 7 | c2) + 0x4080, pos + 3
+            c3 = data[pos + 3]
+            if c3 < 0x80:
+                n = (c0 & 0x7F) << 21 | (c1 & 0x7F) << 14 | (c2 & 0x7F) << 7 | c3
+                return n + 0x204080, pos + 4
+            if pos + 4 < end and max_value >= _VARINT5_END:  # (most compressed amounts)
+                c4 = data[pos + 4]
+                if c4 < 0x80:
+                    n = (c0 & 0x7F) << 28 | (c1 & 0x7F) << 21 | (c2 & 0x7F) << 14
+                    return (n | (c3 & 0x7F) << 7 | c4) + 0x10204080, pos + 5
+    n = 0
     while True:
         if pos >= end:
             raise DecodeError("truncated VARINT")
@@ -173,6 +210,11 @@ def _decompress_special(kind: int, payload: bytes) -> bytes:
 def _read_compressed_script(data: bytes, pos: int) -> tuple[bytes, int]:
     """Mirrors ScriptCompression::Unser; returns (script, next position)."""
     size, pos = varint_at(data, pos, U32_MAX)
+    return read_compressed_script(data, size, pos)
+
+
+def read_compressed_script(data: bytes, size: int, pos: int) -> tuple[bytes, int]:
+    """``_read_compressed_script`` once its leading VARINT (``size``) has been read."""
     if size < _N_SPECIAL_SCRIPTS:
         plen = 20 if size < 2 else 32
         end = pos + plen
@@ -190,7 +232,14 @@ def _read_compressed_script(data: bytes, pos: int) -> tuple[bytes, int]:
 
 def compress_txout(value: int, script: bytes) -> bytes:
     """Mirrors TxOutCompression: VARINT(CompressAmount(value)) || compressed script."""
-    return varint(compress_amount(value)) + compress_script(script)
+    if 0 < value <= _MAX_MONEY and value % 10:  # CompressAmount without trailing zeros
+        a = 1 + (value // 10 * 9 + value % 10 - 1) * 10
+    else:
+        a = compress_amount(value)
+    n = len(script)
+    if n < 0x7A and n not in _SPECIAL_SCRIPT_SIZES:  # stored as VARINT(len + 6) || script
+        return (_VARINT1[a] if a < 0x80 else varint(a)) + _VARINT1[n + _N_SPECIAL_SCRIPTS] + script
+    return (_VARINT1[a] if a < 0x80 else varint(a)) + compress_script(script)
 
 
 def write_compressed_txout(out: bytearray, value: int, script: bytes) -> None:

@@ -193,6 +193,10 @@ class MemoryStore:
         return len(self._data)
 
 
+#: puts handed to LMDB in one call by ``LmdbStore.write_ops``
+_PUTS_AT_ONCE = 4096
+
+
 class LmdbStore:
     """One LMDB environment (a directory holding data.mdb and lock.mdb) as a ``KVStore``.
 
@@ -339,8 +343,12 @@ class LmdbStore:
                 try:
                     self._reserve_locked(size_hint)
                     with self._env.begin(write=True) as txn:  # aborted if anything raises
-                        put = txn.put
+                        # puts go to LMDB a few thousand at a time, in its own loop
+                        # (a third of the time of a put call each); deletes as they come
+                        putmulti = txn.cursor().putmulti
                         delete = txn.delete
+                        puts: list[tuple[bytes, bytes]] = []
+                        add = puts.append
                         for k, v in ops():
                             if not k or len(k) > max_key:
                                 raise ValueError(
@@ -349,7 +357,11 @@ class LmdbStore:
                             if v is None:
                                 delete(k)
                             else:
-                                put(k, v)
+                                add((k, v))
+                                if len(puts) >= _PUTS_AT_ONCE:
+                                    putmulti(puts)
+                                    puts.clear()
+                        putmulti(puts)
                     return
                 except lmdb.MapFullError:
                     self._grow_locked(size_hint)

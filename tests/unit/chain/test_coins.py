@@ -99,6 +99,57 @@ def test_varint_rejects_overflow_and_truncation() -> None:
         varint_at(b"\xff" * 12, 0)
 
 
+def _write_varint_loop(n: int) -> bytes:
+    """Core's WriteVarInt as written: the reference for the coder's per-length shortcuts."""
+    out = []
+    while True:
+        out.append((n & 0x7F) | (0x80 if out else 0))
+        if n <= 0x7F:
+            return bytes(reversed(out))
+        n = (n >> 7) - 1
+
+
+def _read_varint_loop(data: bytes, max_value: int) -> tuple[int, int] | None:
+    """Core's ReadVarInt as written (None where it throws)."""
+    n = 0
+    for pos, ch in enumerate(data):
+        if n > max_value >> 7:
+            return None
+        n = (n << 7) | (ch & 0x7F)
+        if not ch & 0x80:
+            return n, pos + 1
+        if n == max_value:
+            return None
+        n += 1
+    return None
+
+
+def test_varint_coder_matches_core_loops() -> None:
+    """Around every length boundary and at random: encodings, and decodings under each
+    bound the node uses, with and without bytes after the VARINT and cut short."""
+    rng = random.Random(11)
+    values = [b + d for b in (0x80, 0x4080, 0x204080, 0x10204080, 0x810204080, 1 << 32,
+                              1 << 31, 0x40810204080) for d in (-2, -1, 0, 1)]  # fmt: skip
+    values += [rng.randrange(1 << rng.randrange(1, 64)) for _ in range(20_000)]
+    for value in values:
+        encoded = varint(value)
+        assert encoded == _write_varint_loop(value), value
+        for data in (encoded, encoded + b"\x05\x85", encoded[:-1]):
+            for bound in (0xFFFFFFFFFFFFFFFF, 0xFFFFFFFF, 0x7FFFFFFF):
+                try:
+                    got: tuple[int, int] | None = varint_at(data, 0, bound)
+                except DecodeError:
+                    got = None
+                assert got == _read_varint_loop(data, bound), (data.hex(), bound)
+    for _ in range(20_000):  # any bytes at all
+        data = bytes(rng.choice((rng.randrange(256), rng.randrange(128, 256))) for _ in range(9))
+        try:
+            got = varint_at(data, 0, 0xFFFFFFFF)
+        except DecodeError:
+            got = None
+        assert got == _read_varint_loop(data, 0xFFFFFFFF), data.hex()
+
+
 @pytest.mark.parametrize(
     ("amount", "compressed"),
     [(0, 0), (1, 1), (1_000_000, 7), (COIN, 9), (50 * COIN, 0x32), (21_000_000 * COIN, 0x1406F40)],

@@ -102,6 +102,24 @@ def test_write_ops_applies_a_stream_as_one_batch(store: KVStore) -> None:
     assert store.get(b"e") is None
 
 
+def test_write_ops_of_many_puts_among_deletes(store: KVStore) -> None:
+    """More puts than LMDB takes in one call, deletes of stored keys among them."""
+    store.write_batch({i.to_bytes(4, "big"): b"old" for i in range(0, 12_000, 2)})
+
+    def ops() -> Iterator[tuple[bytes, bytes | None]]:
+        for i in range(12_000):
+            if i % 2 == 0:
+                if i % 3 == 0:
+                    yield i.to_bytes(4, "big"), None
+            else:
+                yield i.to_bytes(4, "big"), b"new%d" % i
+
+    store.write_ops(ops)
+    expected = {i.to_bytes(4, "big"): b"new%d" % i if i % 2 else b"old"
+                for i in range(12_000) if i % 6}  # fmt: skip
+    assert dict(store.iterate()) == expected
+
+
 def _big_ops(calls: list[int]) -> Iterator[tuple[bytes, bytes | None]]:
     calls.append(1)
     for i in range(5000):
