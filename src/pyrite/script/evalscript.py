@@ -71,6 +71,10 @@ def eval_script(
     legacy = sigversion == SIGVERSION_BASE or sigversion == SIGVERSION_WITNESS_V0
     if legacy and len(script) > MAX_SCRIPT_SIZE:
         raise ScriptError("SCRIPT_SIZE")
+    if not script:  # nothing to run (every segwit spend's script signature): success
+        if execdata is not None:
+            execdata.codesep_pos = 0xFFFFFFFF
+        return
     if execdata is None:
         execdata = ExecData()
     try:

@@ -22,6 +22,13 @@ def decode_num(vch: bytes, require_minimal: bool, max_size: int = 4) -> int:
 
 def encode_num(value: int) -> bytes:
     """Minimal CScriptNum serialization."""
+    small = _SMALL_NUMS.get(value)
+    if small is not None:
+        return small
+    return _encode_num(value)
+
+
+def _encode_num(value: int) -> bytes:
     if value == 0:
         return b""
     neg = value < 0
@@ -35,6 +42,10 @@ def encode_num(value: int) -> bytes:
     elif neg:
         out[-1] |= 0x80
     return bytes(out)
+
+
+#: ``encode_num`` of the numbers scripts push and count most (OP_1NEGATE to OP_16, sizes)
+_SMALL_NUMS: dict[int, bytes] = {v: _encode_num(v) for v in range(-256, 1024)}
 
 
 def clamp_int32(value: int) -> int:
