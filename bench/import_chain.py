@@ -8,7 +8,8 @@ the time is from process start until RPC reports the expected tip (a ``waitforbl
 that answers as soon as it is reached: no polling load on the node). The kernel runs in its
 own process (py-bitcoinkernel's ChainstateManager.import_blocks on the same blk file, with
 0 or 1 script-check worker threads); its time is also from process start. Peak memory is
-each process's VmHWM, pyrited's script workers included. Rounds are interleaved; medians
+each process's VmHWM, pyrited's script workers included; CPU is the user and system time
+its processes (threads and workers) have used by then. Rounds are interleaved; medians
 are reported, and for each target the ratio within every round (the machine drifts, and a
 round's runs are close together in time) and the median of those. pyrite is byte-compiled
 first, as an installation is.
@@ -40,7 +41,7 @@ HEIGHT = 232
 INPUTS = 233_895
 
 KERNEL_SCRIPT = r"""
-import sys, time, pathlib
+import os, sys, time, pathlib
 t0 = float(sys.argv[4])
 import pbk
 ctx = pbk.make_context(pbk.ChainType.REGTEST)
@@ -52,11 +53,12 @@ cm.import_blocks([pathlib.Path(sys.argv[2])])
 chain = cm.get_active_chain()
 tip = chain.block_tree_entries[chain.height] if hasattr(chain, "block_tree_entries") else None
 dt = time.time() - t0
+cpu = sum(os.times()[:2])
 hwm = 0
 for line in open("/proc/self/status"):
     if line.startswith("VmHWM:"):
         hwm = int(line.split()[1]) * 1024
-print(chain.height, dt, hwm)
+print(chain.height, dt, hwm, cpu)
 """
 
 
@@ -76,6 +78,25 @@ def _rpc(port: int, cookie: Path, method: str, *params: object) -> object:
         return json.loads(conn.getresponse().read())["result"]
     finally:
         conn.close()
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by ``pid``'s threads and its descendants
+    (script workers): utime and stime of each, from /proc."""
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                total += sum(_cpu_seconds(int(c)) for c in f.read().split())
+    except OSError:
+        pass
+    return total
 
 
 def _vm_hwm(pid: int) -> int:
@@ -113,7 +134,11 @@ def describe(python: str) -> str:
     return out.stdout.strip()
 
 
-def run_pyrite(blk: Path, par: int, python: str = sys.executable) -> tuple[float, int]:
+#: a run's seconds, peak memory (bytes) and CPU seconds
+Run = tuple[float, int, float]
+
+
+def run_pyrite(blk: Path, par: int, python: str = sys.executable) -> Run:
     with tempfile.TemporaryDirectory(prefix="pyrite-bench-") as d:
         port = _free_port()
         cookie = Path(d) / "regtest" / ".cookie"
@@ -140,26 +165,32 @@ def run_pyrite(blk: Path, par: int, python: str = sys.executable) -> tuple[float
                 time.sleep(0.02)
             dt = time.monotonic() - t0
             hwm = _vm_hwm(proc.pid)
+            cpu = _cpu_seconds(proc.pid)
             _rpc(port, cookie, "stop")
             proc.wait(60)
         finally:
             if proc.poll() is None:
                 proc.kill()
-        return dt, hwm
+        return dt, hwm, cpu
 
 
-def run_kernel(blk: Path, threads: int) -> tuple[float, int]:
+def run_kernel(blk: Path, threads: int) -> Run:
     with tempfile.TemporaryDirectory(prefix="kernel-bench-") as d:
         t0 = time.time()
         out = subprocess.run(
             [sys.executable, "-c", KERNEL_SCRIPT, d, str(blk), str(threads), repr(t0)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
-        height, _dt, hwm = out.stdout.split()
+        height, _dt, hwm, cpu = out.stdout.split()
         dt = time.time() - t0
         if int(height) != HEIGHT:
             raise SystemExit(f"kernel reached height {height}")
-        return dt, int(hwm)
+        return dt, int(hwm), float(cpu)
+
+
+def _print_run(rnd: int, name: str, res: Run) -> None:
+    print(f"round {rnd + 1}: {name:22s} {res[0]:7.2f} s  peak {res[1] / 2**20:7.1f} MiB  "
+          f"CPU {res[2]:6.2f} s", flush=True)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,29 +210,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kernel: {describe(sys.executable).split('|')[0].strip()} ({sys.executable})\n")
     with tempfile.TemporaryDirectory(prefix="chain-blk-") as d:
         blk = write_blk_file(read_chain(DEFAULT_CHAIN), Path(d) / "bench-blk.dat")
-        runs: dict[str, list[tuple[float, int]]] = {}
+        runs: dict[str, list[Run]] = {}
         for rnd in range(args.rounds):
             for python, tag in zip(pythons, tags, strict=True):
                 for par in args.par:
                     name = f"pyrite -par={par}{tag}"
                     res = run_pyrite(blk, par, python)
                     runs.setdefault(name, []).append(res)
-                    print(f"round {rnd + 1}: {name:22s} {res[0]:7.2f} s  peak "
-                          f"{res[1] / 2**20:7.1f} MiB", flush=True)  # fmt: skip
+                    _print_run(rnd, name, res)
             if not args.no_kernel:
                 for threads in args.kernel_threads:
                     name = f"kernel threads={threads}"
                     res = run_kernel(blk, threads)
                     runs.setdefault(name, []).append(res)
-                    print(f"round {rnd + 1}: {name:22s} {res[0]:7.2f} s  peak "
-                          f"{res[1] / 2**20:7.1f} MiB", flush=True)  # fmt: skip
-    print(f"\n{'engine':24s} {'median s':>9s} {'blocks/s':>9s} {'inputs/s':>9s} {'peak MiB':>9s}")
+                    _print_run(rnd, name, res)
+    print(f"\n{'engine':24s} {'median s':>9s} {'blocks/s':>9s} {'inputs/s':>9s} {'peak MiB':>9s}"
+          f" {'CPU s':>7s}")  # fmt: skip
     med: dict[str, tuple[float, float]] = {}
     for name, rs in runs.items():
         t = statistics.median(r[0] for r in rs)
         m = max(r[1] for r in rs) / 2**20
+        cpu = statistics.median(r[2] for r in rs)
         med[name] = (t, m)
-        print(f"{name:24s} {t:9.2f} {HEIGHT / t:9.1f} {INPUTS / t:9,.0f} {m:9.1f}")
+        print(f"{name:24s} {t:9.2f} {HEIGHT / t:9.1f} {INPUTS / t:9,.0f} {m:9.1f} {cpu:7.2f}")
     pairs = [(f"pyrite -par={par}{tag}", f"kernel threads={threads}", target)
              for tag in tags
              for par, threads, target in ((1, 0, 1.2), (0, 1, 1.0))]  # fmt: skip
