@@ -70,7 +70,7 @@ _VARINT5_END: Final = 0x810204080
 def varint_at(data: bytes | memoryview, pos: int, max_value: int = U64_MAX) -> tuple[int, int]:
     """Decode a VARINT at ``data[pos]``; returns (value, next position). Mirrors ReadVarInt."""
     end = len(data)
-    if pos < end:  # up to four bytes in one go: below any max_value given here
+    if pos < end:  # up to five bytes in one go, when no bound given can be reached
         c0 = data[pos]
         if c0 < 0x80:
             return c0, pos + 1
@@ -240,21 +240,6 @@ def compress_txout(value: int, script: bytes) -> bytes:
     if n < 0x7A and n not in _SPECIAL_SCRIPT_SIZES:  # stored as VARINT(len + 6) || script
         return (_VARINT1[a] if a < 0x80 else varint(a)) + _VARINT1[n + _N_SPECIAL_SCRIPTS] + script
     return (_VARINT1[a] if a < 0x80 else varint(a)) + compress_script(script)
-
-
-def write_compressed_txout(out: bytearray, value: int, script: bytes) -> None:
-    """Append ``compress_txout(value, script)`` to ``out``."""
-    if 0 < value <= _MAX_MONEY and value % 10:  # CompressAmount without trailing zeros
-        a = 1 + (value // 10 * 9 + value % 10 - 1) * 10
-    else:
-        a = compress_amount(value)
-    out += _VARINT1[a] if a < 0x80 else varint(a)
-    n = len(script)
-    if n < 0x7A and n not in _SPECIAL_SCRIPT_SIZES:  # stored as VARINT(len + 6) || script
-        out += _VARINT1[n + _N_SPECIAL_SCRIPTS]
-        out += script
-    else:
-        out += compress_script(script)
 
 
 def read_compressed_txout(data: bytes, pos: int) -> tuple[int, bytes, int]:

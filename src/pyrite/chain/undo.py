@@ -29,8 +29,7 @@ from collections.abc import Sequence
 from pyrite.chain.coins import Coin, CoinsCache, CoinsLogicError, add_coins
 from pyrite.chain.compressor import (
     U32_MAX,
-    compress_amount,
-    compress_script,
+    compress_txout,
     read_compressed_txout,
     varint,
     varint_at,
@@ -41,10 +40,6 @@ from pyrite.primitives.tx import OutPoint, Tx
 
 _MIN_COIN_UNDO = 3  # code, amount and script-size VARINTs of one byte each
 _SMALL = tuple(compact_size(i) for i in range(0xFD))
-_MAX_MONEY = 21_000_000 * 100_000_000
-_N_SPECIAL_SCRIPTS = 6  # ScriptCompression's special forms
-#: the script lengths ScriptCompression may store in a special form (P2PKH, P2SH, P2PK)
-_SPECIAL_SCRIPT_SIZES = frozenset((25, 23, 35, 67))
 
 
 def _read_coin(data: bytes, pos: int) -> tuple[Coin, int]:
@@ -78,37 +73,20 @@ def _read_count(data: bytes, pos: int, min_item: int) -> tuple[int, int]:
 def _write_spent(out: bytearray, spent: list[Coin], heads: dict[int, bytes]) -> None:
     """Append CTxUndo: the count, then per coin (TxInUndoFormatter) VARINT(height*2 +
     coinbase), a dummy version byte for height > 0, and the compressed txout
-    (``compressor.write_compressed_txout``, inlined here with its common cases).
+    (``compressor.compress_txout``).
 
     ``heads`` remembers the bytes before the txout by code (coins spent together
     tend to come from few heights).
     """
     n = len(spent)
     out += _SMALL[n] if n < 0xFD else compact_size(n)
-    append = out.append
-    for coin in spent:
-        height = coin.height
-        code = (height << 1) | (1 if coin.is_coinbase else 0)
+    for value, script, height, coinbase in spent:
+        code = (height << 1) | (1 if coinbase else 0)
         head = heads.get(code)
         if head is None:
             head = heads[code] = varint(code) + (b"\x00" if height > 0 else b"")
         out += head
-        value = coin.value
-        if 0 < value <= _MAX_MONEY and value % 10:  # CompressAmount without trailing zeros
-            a = 1 + (value // 10 * 9 + value % 10 - 1) * 10
-        else:
-            a = compress_amount(value)
-        if a < 0x80:
-            append(a)
-        else:
-            out += varint(a)
-        script = coin.script_pubkey
-        n = len(script)
-        if n < 0x7A and n not in _SPECIAL_SCRIPT_SIZES:  # VARINT(len + 6) || script
-            append(n + _N_SPECIAL_SCRIPTS)
-            out += script
-        else:
-            out += compress_script(script)
+        out += compress_txout(value, script)
 
 
 class TxUndo:

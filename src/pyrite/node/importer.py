@@ -85,13 +85,6 @@ class HeaderPass:
         return True
 
 
-def accept_headers_in_file(chainstate: Chainstate, path: Path) -> int:
-    """``HeaderPass`` over the whole file at once; returns how many headers were accepted."""
-    headers = HeaderPass(chainstate, path)
-    headers.step(float("inf"))
-    return headers.accepted
-
-
 async def _accept_headers(
     chainstate: Chainstate,
     run_chain: RunChain,
@@ -132,7 +125,7 @@ async def load_external_file(
     ``reindex_file`` the file is one of our own blk files and blocks stay where they are.
     ``others_waiting`` tells whether other chain work is queued behind the import: each
     call into the chain thread then ends early (see ``MIN_STEP_SECONDS``). The file's
-    headers are accepted first (``accept_headers_in_file``) unless ``headers_read``."""
+    headers are accepted first (``HeaderPass``) unless ``headers_read``."""
     t0 = time.monotonic()
     magic = chainstate.params.message_start
     try:
