@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.chainfile import DEFAULT_CHAIN, read_chain, write_blk_file
@@ -83,36 +84,44 @@ def _rpc(port: int, cookie: Path, method: str, *params: object) -> object:
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User and system CPU time used so far by ``pid``'s threads and its descendants
-    (script workers): utime and stime of each, from /proc."""
+def _tree_total(pid: int, own: Callable[[int], float]) -> float:
+    """``own(pid)`` plus the same of each of its descendants (script workers); a process
+    that has gone counts what could still be read."""
     total = 0.0
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime
+        total += own(pid)
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/children") as f:
-                total += sum(_cpu_seconds(int(c)) for c in f.read().split())
+                total += sum(_tree_total(int(c), own) for c in f.read().split())
     except OSError:
         pass
     return total
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    """User and system time of the process's threads (utime and stime, from /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _own_vm_hwm(pid: int) -> float:
+    """Peak resident memory of the process, in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time used so far by ``pid`` and its script workers."""
+    return _tree_total(pid, _own_cpu_seconds)
 
 
 def _vm_hwm(pid: int) -> int:
     """Peak resident memory of ``pid`` plus that of its descendants (script workers)."""
-    total = 0
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) * 1024
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                total += sum(_vm_hwm(int(c)) for c in f.read().split())
-    except OSError:
-        pass
-    return total
+    return int(_tree_total(pid, _own_vm_hwm))
 
 
 COMPILE = (
