@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pyrite.crypto.hashes import sha256d
 from pyrite.encoding.bytes import ByteReader, ByteWriter, compact_size
 from pyrite.errors import DecodeError
-from pyrite.primitives.tx import Tx
+from pyrite.primitives.tx import Tx, read_common
 
 _HEADER = struct.Struct("<i32s32sIII")
 HEADER_SIZE = 80
@@ -90,8 +90,25 @@ class Block:
         n = r.compact_size()
         if n * _MIN_TX_SIZE > r.remaining():
             raise DecodeError(f"transaction count {n} exceeds data")
-        txs = tuple(Tx.read(r) for _ in range(n))
-        return cls(header, txs)
+        buf = r.buf
+        if type(buf) is not bytes:
+            return cls(header, tuple(Tx.read(r) for _ in range(n)))
+        # Tx.read's one-pass reader called directly: most blocks are nothing else
+        txs: list[Tx] = []
+        append = txs.append
+        pos = r.pos
+        end = r.end
+        for _ in range(n):
+            common = read_common(buf, pos, end)
+            if common is None:
+                r.pos = pos
+                append(Tx.read(r))
+                pos = r.pos
+            else:
+                tx, pos = common
+                append(tx)
+        r.pos = pos
+        return cls(header, tuple(txs))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:

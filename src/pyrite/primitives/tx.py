@@ -152,11 +152,11 @@ class Tx:
     def read(cls, r: ByteReader, allow_witness: bool = True) -> Tx:
         """Mirrors Core's UnserializeTransaction (BIP144 marker/flag handling). A
         transaction of the common shapes in a byte string is read in one pass
-        (``_read_common``); anything else, and any error, takes the general way."""
+        (``read_common``); anything else, and any error, takes the general way."""
         start = r.pos
         buf = r.buf
         if allow_witness and cls is Tx and type(buf) is bytes:
-            common = _read_common(buf, start, r.end)
+            common = read_common(buf, start, r.end)
             if common is not None:
                 r.pos = common[1]
                 return common[0]
@@ -425,7 +425,7 @@ def _read_witnesses(r: ByteReader, vin: list[TxIn]) -> None:
         raise DecodeError("superfluous witness record")
 
 
-def _read_common(buf: bytes, start: int, end: int) -> tuple[Tx, int] | None:
+def read_common(buf: bytes, start: int, end: int) -> tuple[Tx, int] | None:
     """``Tx.read`` for the shapes nearly every transaction has, in one pass: every count
     and length below 0xFD and witness stacks of at most two items. Returns the transaction
     and where it ends, or None for anything else, valid or not: ``Tx.read`` then parses it

@@ -1,4 +1,4 @@
-"""The one-pass reader for common transactions (``tx._read_common``) against the general
+"""The one-pass reader for common transactions (``tx.read_common``) against the general
 one: on every real transaction at hand and on thousands of damaged ones, it either gives
 exactly what the general reader gives (fields, raw bytes, hashes, where it stops) or
 declines (None), and it declines whenever the general reader raises."""
@@ -15,7 +15,7 @@ from bench.chainfile import read_chain
 from pyrite.encoding.bytes import ByteReader
 from pyrite.errors import DecodeError
 from pyrite.primitives import Block, Tx
-from pyrite.primitives.tx import _read_common
+from pyrite.primitives.tx import read_common
 from tests.conftest import BENCH_CHAIN, vector_path
 
 FIELDS = ("version", "vin", "vout", "locktime", "txid", "wtxid", "size", "base_size", "raw",
@@ -36,7 +36,7 @@ def agree(raw: bytes, pos: int = 0) -> bool:
     """Assert the two readers agree on the transaction at ``pos``; True if the one-pass
     reader took it."""
     ref = general(raw, pos)
-    got = _read_common(raw, pos, len(raw))
+    got = read_common(raw, pos, len(raw))
     if got is None:
         return False
     assert not isinstance(ref, DecodeError), f"one-pass reader accepted what fails: {ref}"
@@ -130,7 +130,7 @@ def test_agrees_on_damaged_transactions() -> None:
 )  # fmt: skip
 def test_declines_unusual_shapes(hexdata: str, why: str) -> None:
     raw = bytes.fromhex(hexdata)
-    assert _read_common(raw, 0, len(raw)) is None, why
+    assert read_common(raw, 0, len(raw)) is None, why
     ref = general(raw)
     if not isinstance(ref, DecodeError):  # valid but unusual: Tx.read still reads it
         assert Tx.from_bytes(raw) == ref[0]
