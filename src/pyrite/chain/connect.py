@@ -11,6 +11,7 @@ disconnected. Choosing which chain to connect, storage and flushing stay in
 from __future__ import annotations
 
 import logging
+from operator import itemgetter
 
 from pyrite.chain.coins import Coin, CoinsCache
 from pyrite.chain.index import BlockIndexEntry, BlockTree
@@ -24,6 +25,8 @@ from pyrite.errors import BlockValidationError, StorageError, TxValidationError
 from pyrite.primitives import Block, OutPoint, Tx
 
 log = logging.getLogger("pyrite.validation")
+#: a TxIn's outpoint (its first field), in C
+_PREVOUT = itemgetter(0)
 
 #: how far (in equivalent time of work) a block must lie below the best header for
 #: -assumevalid to skip its scripts (Core's TWO_WEEKS_IN_SECONDS)
@@ -135,7 +138,7 @@ class BlockConnector:
                 update_coins(view, tx, height)
                 applied.append(tx)
                 continue
-            prevouts = [txin.prevout for txin in tx.vin]
+            prevouts = list(map(_PREVOUT, tx.vin))
             coins = fetch_coins(prevouts)
             try:
                 fee = check_tx_inputs(tx, coins, height)

@@ -187,7 +187,10 @@ def update_coins(
             prevouts = [txin.prevout for txin in tx.vin]
         view.spend_fetched(prevouts, spent)
         undo = TxUndo(spent if type(spent) is list else list(spent))
-    elif not tx.is_coinbase():
+        # a transaction that spends coins is no coinbase: its outputs never overwrite
+        view.add_outputs(tx.txid, 0, tx.vout, height, False, False)
+        return undo
+    if not tx.is_coinbase():
         coins: list[Coin] = []
         for txin in tx.vin:
             coin = view.spend_coin(txin.prevout)

@@ -277,11 +277,10 @@ def check_tx_inputs(
     """
     if len(spent) != len(tx.vin):
         raise ValueError("spent must give one coin (or None) per input")
-    for maybe in spent:
-        if maybe is None:
-            raise TxValidationError(
-                REASON_INPUTS_MISSING, "CheckTxInputs: inputs missing/spent", TX_KIND_MISSING_INPUTS
-            )
+    if not all(spent) and any(maybe is None for maybe in spent):  # (a coin is always true)
+        raise TxValidationError(
+            REASON_INPUTS_MISSING, "CheckTxInputs: inputs missing/spent", TX_KIND_MISSING_INPUTS
+        )
     coins = cast("Sequence[SpentCoin]", spent)
 
     value_in = 0
