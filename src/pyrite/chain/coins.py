@@ -128,8 +128,8 @@ _TXID = itemgetter(0)
 
 def coin_key(outpoint: OutPoint) -> bytes:
     """The chainstate key of an outpoint: 'C' || txid || VARINT(n)."""
-    n = outpoint.n
-    return CHAINSTATE_COIN + outpoint.txid + (_VARINT1[n] if n < 0x80 else varint(n))
+    txid, n = outpoint
+    return CHAINSTATE_COIN + txid + (_VARINT1[n] if n < 0x80 else varint(n))
 
 
 def outpoint_from_key(key: bytes) -> OutPoint:
@@ -421,7 +421,7 @@ class CoinsCache:
         flags = self._flags
         sb = self._script_bytes
         for op, coin in zip(outpoints, spent, strict=True):
-            sb -= len(coin.script_pubkey)
+            sb -= len(coin[1])  # the script (a tuple's item: cheaper than its name)
             if flags.get(op):  # FRESH: the parent never saw it
                 del coins[op]
                 del flags[op]

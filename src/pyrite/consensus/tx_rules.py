@@ -34,7 +34,7 @@ How a caller connecting a block uses these, in Core's order, per transaction
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter
+from operator import itemgetter
 from typing import Final, Protocol, cast
 
 from pyrite.consensus.params import COINBASE_MATURITY
@@ -105,7 +105,7 @@ REASON_ACCUMULATED_FEE: Final = "bad-txns-accumulated-fee-outofrange"
 REASON_NONFINAL: Final = "bad-txns-nonfinal"
 REASON_BLK_SIGOPS: Final = "bad-blk-sigops"
 
-_value = attrgetter("value")
+_value = itemgetter(0)  # a TxOut's value (a tuple's first item: cheaper than by name)
 
 SequenceLocks = tuple[int, int]
 """``(min_height, min_time)``: the last height and median time at which the

@@ -110,8 +110,8 @@ class Tx:
         vin = self.vin
         if len(vin) != 1:
             return False
-        prevout = vin[0].prevout
-        return prevout.n == 0xFFFFFFFF and prevout.txid == NULL_HASH
+        txid, n = vin[0][0]  # the outpoint, by position (cheaper than by name)
+        return n == 0xFFFFFFFF and txid == NULL_HASH
 
     @property
     def weight(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
+from operator import itemgetter
 
 from pyrite.crypto.hashes import sha256d, tagged_hasher
 from pyrite.encoding.bytes import compact_size
@@ -31,6 +32,7 @@ _EMPTY_OUT = _Q.pack(-1) + b"\x00"
 _ALL = b"\x01\x00\x00\x00"
 _BLANK = struct.Struct("<32sIxI")  # an input with an empty script: outpoint, 0x00, sequence
 _HASH_TYPE_BYTE = tuple(bytes((i,)) for i in range(256))
+_VALUE = itemgetter(0)  # an output's value (by position: cheaper than by name)
 _COUNT_SIZE = {0xFD: 3, 0xFE: 5, 0xFF: 9}  # a compact size's length by its first byte
 
 
@@ -138,7 +140,7 @@ class PrecomputedTx:
         if h is None:
             spent = self.spent_outputs
             assert spent is not None
-            values = struct.pack(f"<{len(spent)}q", *[o.value for o in spent])
+            values = struct.pack(f"<{len(spent)}q", *map(_VALUE, spent))
             h = self._amounts = _sha256(values).digest()
         return h
 
@@ -147,7 +149,7 @@ class PrecomputedTx:
         if h is None:
             spent = self.spent_outputs
             assert spent is not None
-            scripts = b"".join([_var_bytes(o.script_pubkey) for o in spent])
+            scripts = b"".join([_var_bytes(o[1]) for o in spent])
             h = self._scripts = _sha256(scripts).digest()
         return h
 

@@ -89,16 +89,17 @@ def verify_tx_inputs(
     check_flag_combination(flags)
     fast = try_fast_path
     for k, out in enumerate(spent):
-        spk = out.script_pubkey
-        if fast(pre, k, spk, out.value, flags, checks):
+        value = out[0]  # (by position: an output's fields by name cost a call each)
+        spk = out[1]
+        if fast(pre, k, spk, value, flags, checks):
             continue
         if slow is not None:
             slow.append(k)
             continue
-        if checks is not None and try_multisig(pre, k, spk, out.value, flags):
+        if checks is not None and try_multisig(pre, k, spk, value, flags):
             continue  # (without checks try_fast_path tried it)
         try:
-            verify_input_slow(pre, k, spk, out.value, flags)
+            verify_input_slow(pre, k, spk, value, flags)
         except ScriptError as e:
             return k, e.code
     return None
