@@ -76,3 +76,21 @@ def test_loadblock_with_a_bad_signature_parallel(tmp_path: Path) -> None:
         assert node.stderr() == ""
     finally:
         node.kill()
+
+
+def test_stopatheight_stops_the_node_at_that_height(tmp_path: Path) -> None:
+    """-stopatheight: the node connects up to that height during a -loadblock import, then
+    shuts down by itself; on restart the chain ends there."""
+    blk = write_blk_file(read_chain(BENCH_CHAIN)[:130], tmp_path / "blk.dat")
+    node = Daemon(tmp_path / "node")
+    try:
+        node.start(f"-loadblock={blk}", "-stopatheight=120", "-par=2", wait=False)
+        assert node.wait(timeout=120) == 0
+        assert "Reached height 120, -stopatheight=120: shutting down" in node.debug_log()
+        node.start(timeout=60)
+        assert node.rpc("getblockcount") == 120
+        assert node.rpc("getblockchaininfo")["headers"] == 130
+        assert node.stop() == 0
+        assert node.stderr() == ""
+    finally:
+        node.kill()

@@ -110,6 +110,10 @@ class Chainstate(BlockConnector):
         self.candidates: set[BlockIndexEntry] = set()
         self.orphans: dict[bytes, list[tuple[Block, FilePos | None]]] = {}
         self.tip_listeners: list[Callable[[BlockIndexEntry], None]] = []
+        #: Core's -stopatheight (0: off): once the tip is at this height or above, no
+        #: further block is connected (the node shuts down when that tip's scripts are
+        #: verified: see ``tip_listeners``)
+        self.stop_at_height = 0
         self._checked: dict[bytes, str | None] = {}
         #: hashes of recent blocks that passed check_block (Core's CBlock::fChecked)
         self._block_checked: dict[bytes, None] = {}
@@ -393,11 +397,22 @@ class Chainstate(BlockConnector):
                 while walk is not None and walk is not fork:
                     path.append(walk)
                     walk = walk.prev
+                stopped = False
                 for entry in reversed(path):
+                    if self.stop_height_reached():
+                        stopped = True
+                        break
                     if not self._connect_tip(entry):
                         break
                 self._prune_candidates()
+                if stopped:
+                    break
             self._flush_if_needed()
+
+    def stop_height_reached(self) -> bool:
+        """Whether -stopatheight holds further blocks back (the tip is at or above it)."""
+        tip = self.chain.tip()
+        return 0 < self.stop_at_height <= (tip.height if tip is not None else -1)
 
     def _prune_candidates(self) -> None:
         tip = self.chain.tip()

@@ -161,6 +161,8 @@ async def load_external_file(
                 now = time.monotonic()
                 if now >= deadline or (now >= early and others_waiting()):
                     return new, count, False
+                if chainstate.stop_height_reached():  # -stopatheight: the node is stopping
+                    return new, count, False
         return new, count, True
 
     try:

@@ -45,7 +45,7 @@ SUPPORTED = {
     "reindex", "reindex-chainstate", "printtoconsole", "debug", "debugexclude", "debuglogfile",
     "uacomment", "server", "mocktime", "logtimemicros", "logthreadnames", "logsourcelocations",
     "rpcservertimeout", "assumevalid", "pid", "includeconf", "daemon", "daemonwait", "par",
-    "stopafterblockimport", "minimumchainwork",
+    "stopafterblockimport", "minimumchainwork", "stopatheight",
 }  # fmt: skip
 
 
@@ -264,8 +264,15 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    def on_tip(_entry: BlockIndexEntry) -> None:
+    stop_at_height = config.get_int("stopatheight", 0)
+    chainstate.stop_at_height = stop_at_height
+
+    def on_tip(entry: BlockIndexEntry) -> None:
         loop.call_soon_threadsafe(spawn_notify)
+        if stop_at_height and entry.height >= stop_at_height:  # as Core's blockTip
+            log.info("Reached height %d, -stopatheight=%d: shutting down", entry.height,
+                     stop_at_height)  # fmt: skip
+            loop.call_soon_threadsafe(shutdown.set)
 
     chainstate.tip_listeners.append(on_tip)
 

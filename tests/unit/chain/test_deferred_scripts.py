@@ -139,3 +139,27 @@ def test_failed_block_rolls_back(
     assert again.tip().hash == bad_chain[BAD - 2].hash
     assert compute_utxo_stats(again.coins_db) == ref
     again.close()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_stop_at_height_holds_later_blocks_back(
+    tmp_path: Path, blocks: list[Block], checker: ParallelScriptChecker, workers: int
+) -> None:
+    """Core's -stopatheight: no block above the tip at that height is connected, whether
+    scripts are checked at once or deferred; the later blocks are stored, and connect once
+    the limit is lifted."""
+    cs = Chainstate(tmp_path / "node", REGTEST,
+                    script_checker=checker if workers else SerialScriptChecker())  # fmt: skip
+    cs.open()
+    cs.stop_at_height = 114
+    try:
+        with cs.deferred_scripts():
+            for block in blocks:
+                cs.process_new_block(block)
+        assert cs.height() == 114 and cs.stop_height_reached()
+        assert all(cs.tree.get(b.hash).have_data() for b in blocks)  # type: ignore[union-attr]
+        cs.stop_at_height = 0
+        cs.activate_best_chain()
+        assert cs.height() == N and not cs.stop_height_reached()
+    finally:
+        cs.close()
