@@ -80,7 +80,8 @@ def test_loadblock_with_a_bad_signature_parallel(tmp_path: Path) -> None:
 
 def test_stopatheight_stops_the_node_at_that_height(tmp_path: Path) -> None:
     """-stopatheight: the node connects up to that height during a -loadblock import, then
-    shuts down by itself; on restart the chain ends there."""
+    shuts down by itself; on restart the chain ends there. Started again with the tip
+    already at that height, it connects one more block first, as Core's does."""
     blk = write_blk_file(read_chain(BENCH_CHAIN)[:130], tmp_path / "blk.dat")
     node = Daemon(tmp_path / "node")
     try:
@@ -90,6 +91,12 @@ def test_stopatheight_stops_the_node_at_that_height(tmp_path: Path) -> None:
         node.start(timeout=60)
         assert node.rpc("getblockcount") == 120
         assert node.rpc("getblockchaininfo")["headers"] == 130
+        assert node.stop() == 0
+        node.start(f"-loadblock={blk}", "-stopatheight=120", wait=False)
+        assert node.wait(timeout=120) == 0
+        assert "Reached height 121, -stopatheight=120: shutting down" in node.debug_log()
+        node.start(f"-loadblock={blk}", timeout=120)
+        assert node.rpc("getblockcount") == 130  # nothing holds the chain back any more
         assert node.stop() == 0
         assert node.stderr() == ""
     finally:

@@ -110,10 +110,12 @@ class Chainstate(BlockConnector):
         self.candidates: set[BlockIndexEntry] = set()
         self.orphans: dict[bytes, list[tuple[Block, FilePos | None]]] = {}
         self.tip_listeners: list[Callable[[BlockIndexEntry], None]] = []
-        #: Core's -stopatheight (0: off): once the tip is at this height or above, no
-        #: further block is connected (the node shuts down when that tip's scripts are
-        #: verified: see ``tip_listeners``)
+        #: Core's -stopatheight (0: off): once a block at this height or above has been
+        #: connected, no further block is (the node shuts down when that block's scripts
+        #: are verified: see ``tip_listeners``). As in Core, a node whose tip is already
+        #: there connects one more block first.
         self.stop_at_height = 0
+        self._stop_height_passed = False
         self._checked: dict[bytes, str | None] = {}
         #: hashes of recent blocks that passed check_block (Core's CBlock::fChecked)
         self._block_checked: dict[bytes, None] = {}
@@ -410,9 +412,12 @@ class Chainstate(BlockConnector):
             self._flush_if_needed()
 
     def stop_height_reached(self) -> bool:
-        """Whether -stopatheight holds further blocks back (the tip is at or above it)."""
+        """Whether -stopatheight holds further blocks back: a block at or above it was
+        connected, and the tip is still there (a failed script verdict may have taken it
+        back below)."""
         tip = self.chain.tip()
-        return 0 < self.stop_at_height <= (tip.height if tip is not None else -1)
+        limit = self.stop_at_height
+        return limit > 0 and self._stop_height_passed and tip is not None and tip.height >= limit
 
     def _prune_candidates(self) -> None:
         tip = self.chain.tip()
@@ -449,6 +454,8 @@ class Chainstate(BlockConnector):
         entry.raise_validity(BLOCK_VALID_SCRIPTS)
         self.tree.mark_dirty(entry)
         self.chain.set_tip(entry)
+        if 0 < self.stop_at_height <= entry.height:
+            self._stop_height_passed = True
         self._block_cache.pop(entry.hash, None)
         self._checked[entry.hash] = None
         if len(self._checked) > 64:
