@@ -17,40 +17,22 @@ from __future__ import annotations
 import argparse
 import gc
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable
 
 from bench.chainfile import DEFAULT_CHAIN, read_chain
-from pyrite.chain.coins import Coin, CoinsCache, CoinsView
+from pyrite.chain.coins import Coin, CoinsCache, CoinsDB
+from pyrite.chain.kvstore import MemoryStore
 from pyrite.chain.undo import BlockUndo, update_coins
 from pyrite.consensus import validation as rules
 from pyrite.consensus.merkle import block_merkle_root, block_witness_merkle_root
 from pyrite.consensus.sigops import tx_sigop_cost
 from pyrite.consensus.tx_check import check_transaction
-from pyrite.primitives import Block, OutPoint, Tx
-from pyrite.primitives.tx import NULL_HASH
+from pyrite.primitives import Block, Tx
 from pyrite.script.flags import CONSENSUS_FLAGS
 from pyrite.script.sighash import PrecomputedTx
 from pyrite.script.verify import verify_tx_inputs
 
 FLAGS = int(CONSENSUS_FLAGS)
-
-
-class _NoParent:
-    """An empty coins view under the cache: every coin the chain spends it created."""
-
-    def get_coin(self, outpoint: OutPoint) -> Coin | None:
-        return None
-
-    def best_block(self) -> bytes:
-        return NULL_HASH
-
-    def batch_write(
-        self,
-        changes: Mapping[OutPoint, Coin | None],
-        best_block: bytes,
-        fresh: Collection[OutPoint] = (),
-    ) -> None:
-        raise AssertionError("the cache is never flushed here")
 
 
 class Phases:
@@ -73,8 +55,7 @@ class Phases:
                 check_transaction(tx)
 
     def connect(self) -> list[BlockUndo]:
-        parent: CoinsView = _NoParent()
-        view = CoinsCache(parent)
+        view = CoinsCache(CoinsDB(MemoryStore()))  # empty: the chain creates what it spends
         undos = []
         self.spends = []
         for height, block in enumerate(self.blocks, 1):
