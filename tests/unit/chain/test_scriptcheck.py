@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 
@@ -82,6 +83,31 @@ def test_dead_worker_falls_back_to_this_process() -> None:
         assert _run(checker, block, spent) is None
         assert checker.broken
     finally:
+        checker.close()
+
+
+def test_worker_dying_with_chunks_sent_costs_no_verdict() -> None:
+    """A worker that dies holding chunks already sent (whose checks this process dropped
+    when it sent them): those chunks are verified here, from what was sent, and the bad
+    signature in the first of them is still found."""
+    block, spent = load_block(928927)
+    bad = corrupt_signature(block.txs[2], 0)
+    assert bad is not None
+    broken = _with_tx(block, 2, bad)
+    want = _run(SerialScriptChecker(), broken, spent)
+    assert want is not None and want[:2] == (2, 0)
+    checker = ParallelScriptChecker(1, chunk_inputs=32)
+    worker = checker._workers[0].proc
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGSTOP)  # it takes chunks but answers none
+    killer = threading.Timer(0.5, os.kill, (worker.pid, signal.SIGKILL))
+    killer.start()
+    try:
+        assert _run(checker, broken, spent) == want
+        assert checker.broken and checker.inputs_sent == 0
+        assert _run(checker, block, spent) is None
+    finally:
+        killer.cancel()
         checker.close()
 
 
