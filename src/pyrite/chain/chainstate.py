@@ -548,6 +548,13 @@ class Chainstate(BlockConnector):
                 if self._resolve_scripts(idle):
                     self.activate_best_chain()
 
+    def share_script_work(self) -> None:
+        """Inside ``deferred_scripts``: this process's share of the pending script checks
+        (``ScriptChecker.share_work``), to be called between blocks."""
+        with self.lock:
+            if self._pending:
+                self.script_checker.share_work()
+
     def _resolve_scripts(self, idle: Callable[[], bool] | None = None) -> bool:
         """Collect pending script verdicts; on a failure roll back to the failed block's
         parent and mark it invalid. Returns True if the chain was rolled back."""

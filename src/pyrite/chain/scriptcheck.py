@@ -62,7 +62,8 @@ class ScriptSession(Protocol):
         ...
 
     def defer(self) -> None:
-        """Leave the verdict to ``ScriptChecker.resolve`` (under the session's key)."""
+        """Leave the verdict to ``ScriptChecker.resolve`` (under the session's key); the
+        work waits for ``ScriptChecker.share_work`` or ``resolve``."""
         ...
 
     def cancel(self) -> None:
@@ -79,6 +80,13 @@ class ScriptChecker(Protocol):
     def resolve(self, idle: Callable[[], bool] | None = None) -> dict[Hashable, Failure]:
         """Wait for every deferred session; returns the verdicts that are failures.
         ``idle`` is other work to do while waiting, a piece per call (False: none left)."""
+        ...
+
+    def share_work(self) -> None:
+        """Do this process's share of the deferred sessions' work now. The import calls
+        it once it has let go of the block just connected, so that the block's objects
+        are freed while still in the processor's caches, before the signature checks
+        evict them (0.05-0.1 s of the benchmark chain's import)."""
         ...
 
     def check_block_scripts(
@@ -295,6 +303,9 @@ class SerialScriptChecker:
         out, self.deferred = self.deferred, {}
         return out
 
+    def share_work(self) -> None:
+        pass
+
     def check_block_scripts(
         self, block: Block, spent: Sequence[Sequence[TxOut]], flags: int
     ) -> Failure | None:
@@ -376,7 +387,6 @@ class _ParallelSession:
 
     def defer(self) -> None:
         self._send_checks()
-        self.checker.share_work()
 
     def cancel(self) -> None:
         self.items = []

@@ -156,8 +156,11 @@ async def load_external_file(
                 pos = FilePos(reindex_file, found.offset) if reindex_file is not None else None
                 if chainstate.process_new_block(found.block, pos, found.raw).new_block:
                     new += 1
+                offset = found.offset
+                del found  # the block's objects go while still in the caches, then
+                chainstate.share_script_work()  # its signatures are checked
                 count += 1
-                last_offset = found.offset
+                last_offset = offset
                 now = time.monotonic()
                 if now >= deadline or (now >= early and others_waiting()):
                     return new, count, False
