@@ -221,7 +221,12 @@ def _scan_records(
                 skipped += 1
                 pos = i + 1
                 continue
-            yield item
+            # handed over without a reference kept here, so the consumer decides when
+            # the item is freed (an import frees each block before checking its
+            # signatures, while its objects are still in the processor's caches)
+            box = [item]
+            item = None
+            yield box.pop()
             pos = data_start + n
     finally:
         mm.close()
