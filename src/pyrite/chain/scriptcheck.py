@@ -89,6 +89,12 @@ class ScriptChecker(Protocol):
         evict them (0.05-0.1 s of the benchmark chain's import)."""
         ...
 
+    def wind_down(self) -> None:
+        """The next block is the last before ``resolve``: keep little work in flight at
+        the workers, so that ``resolve`` waits little for them (until then, as much as
+        keeps them busy while this process parses and connects the next block)."""
+        ...
+
     def check_block_scripts(
         self, block: Block, spent: Sequence[Sequence[TxOut]], flags: int
     ) -> Failure | None:
@@ -306,6 +312,9 @@ class SerialScriptChecker:
     def share_work(self) -> None:
         pass
 
+    def wind_down(self) -> None:
+        pass
+
     def check_block_scripts(
         self, block: Block, spent: Sequence[Sequence[TxOut]], flags: int
     ) -> Failure | None:
@@ -459,9 +468,11 @@ def _worker_main(conn: Connection, parent_end: Connection) -> None:
 MAX_SENT_BYTES = 360_000
 SOCKET_BUFFER = 1 << 20
 #: chunks a worker may have unanswered while this process waits for a single block's
-#: verdict (``finish``, outside the import pipeline): few, so that most of the block's
-#: chunks stay queued for this process to share; with MAX_SENT_BYTES of them in flight a
-#: worker took every chunk of a block of up to about 2,000 inputs and this process idled
+#: verdict (``finish``, outside the import pipeline) or goes through the last block
+#: before the import settles its verdicts (``wind_down``): few, so that most of the
+#: block's chunks stay queued for this process to share; with MAX_SENT_BYTES of them in
+#: flight a worker took every chunk of a block of up to about 2,000 inputs and this
+#: process idled
 SYNC_CHUNKS = 2
 
 
@@ -549,7 +560,7 @@ class ParallelScriptChecker:
             while queue and not self.broken:
                 chunk = queue[0]
                 data = chunk.packed()
-                if w.sent and (w.sent_bytes + len(data) > w.max_sent or len(w.sent) == cap):
+                if w.sent and (w.sent_bytes + len(data) > w.max_sent or len(w.sent) >= cap > 0):
                     break
                 queue.popleft()
                 w.sent.append((chunk, len(data)))
@@ -598,8 +609,12 @@ class ParallelScriptChecker:
 
     def resolve(self, idle: Callable[[], bool] | None = None) -> dict[Hashable, Failure]:
         self.wait_all(idle)
+        self.chunk_cap = 0
         out, self.failures = self.failures, {}
         return out
+
+    def wind_down(self) -> None:
+        self.chunk_cap = SYNC_CHUNKS
 
     def check_block_scripts(
         self, block: Block, spent: Sequence[Sequence[TxOut]], flags: int

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrite.chain.blockstore import (
+    STORAGE_HEADER_BYTES,
     FilePos,
     ScannedBlock,
     scan_blocks_in_file,
@@ -36,6 +37,8 @@ SERIAL_STEP_SECONDS = 0.25
 MIN_STEP_SECONDS = 0.25
 #: one call into the chain thread accepts headers for about this long
 HEADER_STEP_SECONDS = 0.25
+#: the smallest record a block file can hold: magic and size, then an 80-byte header
+_MIN_RECORD = STORAGE_HEADER_BYTES + 80
 
 
 class HeaderPass:
@@ -153,6 +156,13 @@ async def load_external_file(
         early = start + min(MIN_STEP_SECONDS, step_seconds)
         with chainstate.deferred_scripts(items.read_one):
             for found in items:
+                # the step's last block: the one begun once its time is up (or the file's,
+                # when no other fits after it); script workers are then kept only a little
+                # ahead, so that settling the verdicts at the end of the step waits little
+                now = time.monotonic()
+                last = now >= deadline or (now >= early and others_waiting())
+                if last or found.offset + len(found.raw) + _MIN_RECORD > size:
+                    chainstate.script_checker.wind_down()
                 pos = FilePos(reindex_file, found.offset) if reindex_file is not None else None
                 if chainstate.process_new_block(found.block, pos, found.raw).new_block:
                     new += 1
@@ -161,10 +171,7 @@ async def load_external_file(
                 chainstate.share_script_work()  # its signatures are checked
                 count += 1
                 last_offset = offset
-                now = time.monotonic()
-                if now >= deadline or (now >= early and others_waiting()):
-                    return new, count, False
-                if chainstate.stop_height_reached():  # -stopatheight: the node is stopping
+                if last or chainstate.stop_height_reached():  # (-stopatheight: stopping)
                     return new, count, False
         return new, count, True
 

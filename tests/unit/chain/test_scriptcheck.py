@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pyrite.chain.scriptcheck import ParallelScriptChecker, SerialScriptChecker
+from pyrite.chain.scriptcheck import SYNC_CHUNKS, ParallelScriptChecker, SerialScriptChecker
 from pyrite.primitives import Block, Tx, TxOut
 from pyrite.script.flags import CONSENSUS_FLAGS
 from tests.vectors.test_bcoin_blocks import corrupt_signature, load_block
@@ -231,5 +231,39 @@ def test_a_last_chunk_of_interpreter_inputs_only_is_verified(chunk_inputs: int) 
         session.add(last, bad, spent[last - 1])
         session.defer()
         assert checker.resolve() == {"k": want}
+    finally:
+        checker.close()
+
+
+def test_wind_down_keeps_few_chunks_at_the_workers_until_resolved() -> None:
+    """Before the import settles its verdicts (``wind_down``) a worker holds at most
+    ``SYNC_CHUNKS`` chunks, so that ``resolve`` waits for little; otherwise as many as fit
+    its socket, so that it never waits for work. ``resolve`` ends the wind-down."""
+    block, spent = load_block(928927)
+    checker = ParallelScriptChecker(1, chunk_inputs=16)
+    most = 0
+    pump = checker._pump
+
+    def watched_pump() -> None:
+        nonlocal most
+        pump()
+        most = max(most, *(len(w.sent) for w in checker._workers))
+
+    checker._pump = watched_pump  # type: ignore[method-assign]
+    try:
+        for winding_down in (False, True, False):
+            most = 0
+            if winding_down:
+                checker.wind_down()
+            session = checker.begin(FLAGS, "k")
+            for i, outs in enumerate(spent):
+                session.add(i + 1, block.txs[i + 1], outs)
+            session.defer()
+            checker.share_work()
+            assert checker.resolve() == {}
+            if winding_down:
+                assert 0 < most <= SYNC_CHUNKS
+            else:
+                assert most > SYNC_CHUNKS
     finally:
         checker.close()
