@@ -48,6 +48,7 @@ _pubkey_entry = secp.pubkey_entry
 _parsed_memo_get = secp._parsed_memo.get
 _parsed_pubkey = secp.parsed_pubkey
 _COMPRESSED = secp.KEY_COMPRESSED
+_LEN1 = tuple(bytes((i,)) for i in range(0xFD))  # a short script's length prefix
 _verify_parsed = secp.ecdsa_verify_parsed
 _valid_sig_encoding = secp.is_valid_signature_encoding
 _schnorr_verify = secp.schnorr_verify
@@ -447,7 +448,17 @@ def try_fast_path(
     if not segwit:
         if sig_push in spk:  # FindAndDelete would change the scriptCode
             return False
-        h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
+        if sig[-1] == 1:  # SIGHASH_ALL: legacy_sighash with per-transaction parts
+            # (neither template holds an OP_CODESEPARATOR: the scriptCode is the script)
+            head, blanks, tail = pre.legacy_all_parts()
+            p = 41 * n_in
+            h = _sha256(
+                _sha256(
+                    b"".join((head, blanks[: p + 36], _LEN1[n], spk, blanks[p + 37 :], tail))
+                ).digest()
+            ).digest()  # fmt: skip
+        else:
+            h = legacy_sighash(spk, tx, n_in, sig[-1], pre)
     elif sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
         head, blanks, tail, _ = pre.bip143_all_parts()
         p = 41 * n_in

@@ -149,8 +149,14 @@ class PrecomputedTx:
         if h is None:
             spent = self.spent_outputs
             assert spent is not None
-            scripts = b"".join([_var_bytes(o[1]) for o in spent])
-            h = self._scripts = _sha256(scripts).digest()
+            hasher = _sha256()
+            update = hasher.update
+            for o in spent:  # fed piece by piece: no joined copy (and no call per script)
+                script = o[1]
+                n = len(script)
+                update(_SIZE1[n] if n < 0xFD else compact_size(n))
+                update(script)
+            h = self._scripts = hasher.digest()
         return h
 
     def bip143_hashes(self) -> tuple[bytes, bytes, bytes]:
