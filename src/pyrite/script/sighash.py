@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 
 from pyrite.crypto.hashes import sha256d, tagged_hasher
@@ -44,6 +44,19 @@ def _var_bytes(b: bytes) -> bytes:
     return (_SIZE1[n] if n < 0xFD else compact_size(n)) + b
 
 
+#: struct unpackers cutting n blank inputs into their outpoints and sequences, by n
+_CUTS: dict[int, Callable[[bytes], tuple[bytes, ...]]] = {}
+
+
+def _cut_inputs(n: int) -> Callable[[bytes], tuple[bytes, ...]]:
+    """An unpacker for ``_CUTS`` (kept for up to 64 inputs): two to three times as fast as
+    slicing each input out."""
+    cut = struct.Struct("36sx4s" * n).unpack
+    if n <= 64:
+        _CUTS[n] = cut
+    return cut
+
+
 def _ser_out(o: TxOut) -> bytes:
     return _Q.pack(o.value) + _var_bytes(o.script_pubkey)
 
@@ -71,7 +84,10 @@ class PrecomputedTx:
 
     def __init__(self, tx: Tx, spent_outputs: Sequence[TxOut] | None = None) -> None:
         self.tx = tx
-        self.spent_outputs = tuple(spent_outputs) if spent_outputs is not None else None
+        # kept as given when a list or tuple (the caller does not change it afterwards)
+        if spent_outputs is not None and type(spent_outputs) is not list:
+            spent_outputs = tuple(spent_outputs)
+        self.spent_outputs: Sequence[TxOut] | None = spent_outputs
         self._parts: tuple[bytes, bytes] | None = None
         self._in_hashes: tuple[bytes, bytes] | None = None
         self._outputs: bytes | None = None
@@ -88,8 +104,15 @@ class PrecomputedTx:
         if parts is None:
             tx = self.tx
             raw = tx.raw
-            start, outputs_at, end = io_layout(tx)
-            if outputs_at - start == 41 * len(tx.vin):  # no input has a script
+            n_in = len(tx.vin)
+            outputs_at = tx.outputs_at  # (noted by the parser; else io_layout works it out)
+            if n_in < 0xFD and outputs_at >= 0:
+                witness = tx.size != tx.base_size
+                start = 7 if witness else 5
+                end = tx.base_size - 2 if witness else tx.base_size - 4
+            else:
+                start, outputs_at, end = io_layout(tx)
+            if outputs_at - start == 41 * n_in:  # no input has a script
                 blanks = raw[start:outputs_at]
             else:
                 pack = _BLANK.pack
@@ -107,12 +130,15 @@ class PrecomputedTx:
         """SHA256 of the outpoints and of the sequences, both cut from ``blanks()``."""
         hashes = self._in_hashes
         if hashes is None:
-            b = self._tx_parts()[0]
-            if len(b) == 41:
+            b = (self._parts or self._tx_parts())[0]
+            n = len(b) // 41
+            if n == 1:
                 prevouts, sequences = b[:36], b[37:]
             else:
-                prevouts = b"".join([b[p : p + 36] for p in range(0, len(b), 41)])
-                sequences = b"".join([b[p : p + 4] for p in range(37, len(b), 41)])
+                cut = _CUTS.get(n) or _cut_inputs(n)
+                pieces = cut(b)  # outpoint, sequence, outpoint, sequence, ...
+                prevouts = b"".join(pieces[0::2])
+                sequences = b"".join(pieces[1::2])
             hashes = self._in_hashes = (_sha256(prevouts).digest(), _sha256(sequences).digest())
         return hashes
 
@@ -131,7 +157,7 @@ class PrecomputedTx:
     def sha_outputs(self) -> bytes:
         h = self._outputs
         if h is None:
-            counted = self._tx_parts()[1]  # skip the count
+            counted = (self._parts or self._tx_parts())[1]  # skip the count
             h = self._outputs = _sha256(counted[_COUNT_SIZE.get(counted[0], 1) :]).digest()
         return h
 
@@ -170,15 +196,15 @@ class PrecomputedTx:
         and the three hashes."""
         parts = self._h143_all
         if parts is None:
-            sp, ss = self._input_hashes()
+            sp, ss = self._in_hashes or self._input_hashes()
             hp = _sha256(sp).digest()
             hs = _sha256(ss).digest()
-            ho = _sha256(self.sha_outputs()).digest()
+            ho = _sha256(self._outputs or self.sha_outputs()).digest()
             raw = self.tx.raw
             parts = self._h143_all = (
-                raw[:4] + hp + hs,
-                self._tx_parts()[0],
-                ho + raw[-4:] + _ALL,
+                b"".join((raw[:4], hp, hs)),
+                (self._parts or self._tx_parts())[0],
+                b"".join((ho, raw[-4:], _ALL)),
                 (hp, hs, ho),
             )
         return parts
@@ -189,7 +215,7 @@ class PrecomputedTx:
         prefix = self._tap_prefix
         if prefix is None or prefix[65] != hash_type:
             raw = self.tx.raw
-            sp, ss = self._input_hashes()
+            sp, ss = self._in_hashes or self._input_hashes()
             prefix = b"".join(
                 (
                     _TAPSIGHASH_TAG,
@@ -198,10 +224,10 @@ class PrecomputedTx:
                     raw[:4],  # version
                     raw[-4:],  # locktime
                     sp,
-                    self.sha_amounts(),
-                    self.sha_scriptpubkeys(),
+                    self._amounts or self.sha_amounts(),
+                    self._scripts or self.sha_scriptpubkeys(),
                     ss,
-                    self.sha_outputs(),
+                    self._outputs or self.sha_outputs(),
                     b"\x00",
                 )
             )
