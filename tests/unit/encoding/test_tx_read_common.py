@@ -134,3 +134,17 @@ def test_declines_unusual_shapes(hexdata: str, why: str) -> None:
     ref = general(raw)
     if not isinstance(ref, DecodeError):  # valid but unusual: Tx.read still reads it
         assert Tx.from_bytes(raw) == ref[0]
+
+
+def test_a_transaction_read_in_one_pass_is_a_plain_frozen_tx() -> None:
+    """The one-pass reader builds its ``Tx`` in a look-alike class and then changes the
+    object's class: what comes out is exactly a ``Tx``, frozen, with the memo unset."""
+    raw = real_transactions()[0]
+    got = read_common(raw, 0, len(raw))
+    assert got is not None
+    tx = got[0]
+    assert type(tx) is Tx
+    assert tx.legacy_sigops_memo == -1
+    with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
+        tx.version = 3  # type: ignore[misc]
+    assert tx == Tx.from_bytes(raw) and hash(tx) == hash(Tx.from_bytes(raw))
