@@ -559,6 +559,7 @@ class Chainstate(BlockConnector):
         """Collect pending script verdicts; on a failure roll back to the failed block's
         parent and mark it invalid. Returns True if the chain was rolled back."""
         if not self._pending:
+            self.script_checker.resolve()  # nothing to wait for; ends any wind-down
             return False
         pending, self._pending = self._pending, []
         failures = self.script_checker.resolve(idle)

@@ -163,3 +163,17 @@ def test_stop_at_height_holds_later_blocks_back(
         assert cs.height() == N and not cs.stop_height_reached()
     finally:
         cs.close()
+
+
+def test_a_wind_down_ends_with_the_deferred_context_even_with_nothing_pending(
+    tmp_path: Path, blocks: list[Block], checker: ParallelScriptChecker
+) -> None:
+    """The import winds the workers down before the last block of a step; should that
+    block leave no verdict pending (say, a block already known), leaving the context
+    still ends the wind-down, so the next import keeps its workers busy."""
+    cs = _import(tmp_path / "deferred", blocks[:3], checker)
+    with cs.deferred_scripts():
+        checker.wind_down()
+        cs.process_new_block(blocks[2])  # a duplicate: nothing to check
+    assert checker.chunk_cap == 0
+    cs.close()
