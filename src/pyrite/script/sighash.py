@@ -105,7 +105,9 @@ class PrecomputedTx:
             tx = self.tx
             raw = tx.raw
             n_in = len(tx.vin)
-            outputs_at = tx.outputs_at  # (noted by the parser; else io_layout works it out)
+            outputs_at = tx.outputs_at
+            # io_layout's arithmetic for a parsed transaction, inline: the call measured
+            # about 6% of this precomputation; io_layout covers everything else
             if n_in < 0xFD and outputs_at >= 0:
                 witness = tx.size != tx.base_size
                 start = 7 if witness else 5
