@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from hashlib import sha256 as _sha256
 from operator import eq
 
-from pyrite.crypto.hashes import sha256d
+from pyrite.crypto.hashes import sha256_short, sha256d
 from pyrite.primitives import Block
 
 __all__ = [
@@ -34,8 +34,9 @@ def _next_level(level: list[bytes]) -> list[bytes]:
     if len(level) & 1:
         level.append(level[-1])
     h = _sha256
+    s = sha256_short
     pairs = iter(level)  # zip(pairs, pairs): (0, 1), (2, 3), ... without copying the level
-    return [h(h(a + b).digest()).digest() for a, b in zip(pairs, pairs)]  # noqa: B905
+    return [s(h(a + b).digest()).digest() for a, b in zip(pairs, pairs)]  # noqa: B905
 
 
 _set_merkle_memo: Callable[[Block, tuple[bytes, bool]], None] = Block.__dict__[

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from pyrite.crypto.hashes import sha256d
+from pyrite.crypto.hashes import sha256_short, sha256d
 from pyrite.encoding.bytes import ByteReader, ByteWriter, compact_size
 from pyrite.errors import DecodeError
 
@@ -24,6 +24,7 @@ _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")
 _I64 = struct.Struct("<q")
 _sha256 = hashlib.sha256
+_short = sha256_short
 _new = tuple.__new__  # builds a NamedTuple without going through its Python-level __new__
 _object_new = object.__new__
 
@@ -195,12 +196,12 @@ class Tx:
         raw = bytes(buf[start:end])
         if body_start == start + 4:
             base_size = len(raw)
-            txid = wtxid = _sha256(_sha256(raw).digest()).digest()
+            txid = wtxid = _short(_sha256(raw).digest()).digest()
         else:  # witness serialization: the txid's bytes lack marker, flag and witnesses
             base_size = 8 + body_end - body_start
             base = raw[:4] + bytes(buf[body_start:body_end]) + raw[-4:]
-            txid = _sha256(_sha256(base).digest()).digest()
-            wtxid = _sha256(_sha256(raw).digest()).digest()
+            txid = _short(_sha256(base).digest()).digest()
+            wtxid = _short(_sha256(raw).digest()).digest()
         if cls is Tx:
             return _new_tx(
                 version,
@@ -523,11 +524,11 @@ def read_common(buf: bytes, start: int, end: int) -> tuple[Tx, int] | None:
     raw = buf[start:stop]
     if segwit:
         base = raw[:4] + buf[body_start:body_end] + raw[-4:]
-        txid = _sha256(_sha256(base).digest()).digest()
-        wtxid = _sha256(_sha256(raw).digest()).digest()
+        txid = _short(_sha256(base).digest()).digest()
+        wtxid = _short(_sha256(raw).digest()).digest()
         base_size = len(base)
     else:
-        txid = wtxid = _sha256(_sha256(raw).digest()).digest()
+        txid = wtxid = _short(_sha256(raw).digest()).digest()
         base_size = len(raw)
     version: int = _I32.unpack_from(buf, start)[0]
     tx = _new_tx(version, tuple(vin), tuple(vout), u32(buf, p)[0], txid, wtxid, len(raw),

@@ -16,7 +16,7 @@ import struct
 from typing import Any
 
 from pyrite.crypto import secp
-from pyrite.crypto.hashes import hash160
+from pyrite.crypto.hashes import hash160, sha256_short
 from pyrite.primitives.tx import Tx
 from pyrite.script.flags import (
     CLEANSTACK,
@@ -43,6 +43,7 @@ _P2SH_WITNESS = P2SH | WITNESS
 _U32 = struct.Struct("<I")
 _Q = struct.Struct("<q")
 _sha256 = hashlib.sha256
+_short = sha256_short
 _pubkey_memo_get = secp._pubkey_memo.get
 _pubkey_entry = secp.pubkey_entry
 _parsed_memo_get = secp._parsed_memo.get
@@ -452,7 +453,7 @@ def try_fast_path(
             # (neither template holds an OP_CODESEPARATOR: the scriptCode is the script)
             head, blanks, tail = pre.legacy_all_parts()
             p = 41 * n_in
-            h = _sha256(
+            h = _short(
                 _sha256(
                     b"".join((head, blanks[: p + 36], _LEN1[n], spk, blanks[p + 37 :], tail))
                 ).digest()
@@ -462,7 +463,7 @@ def try_fast_path(
     elif sig[-1] == 1:  # SIGHASH_ALL: per-transaction parts precomputed
         head, blanks, tail, _ = pre.bip143_all_parts()
         p = 41 * n_in
-        h = _sha256(
+        h = _short(
             _sha256(
                 b"".join((head, blanks[p : p + 36], b"\x19\x76\xa9\x14", entry[1],
                           b"\x88\xac", _Q.pack(amount), blanks[p + 37 : p + 41], tail))

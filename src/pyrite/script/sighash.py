@@ -11,7 +11,7 @@ import struct
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 
-from pyrite.crypto.hashes import sha256d, tagged_hasher
+from pyrite.crypto.hashes import sha256_short, sha256d, tagged_hasher
 from pyrite.encoding.bytes import compact_size
 from pyrite.primitives.tx import Tx, TxOut, io_layout
 from pyrite.script.script import remove_codeseparators
@@ -199,9 +199,9 @@ class PrecomputedTx:
         parts = self._h143_all
         if parts is None:
             sp, ss = self._in_hashes or self._input_hashes()
-            hp = _sha256(sp).digest()
-            hs = _sha256(ss).digest()
-            ho = _sha256(self._outputs or self.sha_outputs()).digest()
+            hp = sha256_short(sp).digest()
+            hs = sha256_short(ss).digest()
+            ho = sha256_short(self._outputs or self.sha_outputs()).digest()
             raw = self.tx.raw
             parts = self._h143_all = (
                 b"".join((raw[:4], hp, hs)),
