@@ -354,7 +354,7 @@ class CoinsCache:
         ``(txid, first)``, ``(txid, first + 1)``, ...: a transaction's outputs in one call."""
         coins = self._coins
         flags = self._flags
-        get = coins.get
+        put = coins.setdefault  # the usual case, a new coin, in one lookup
         sb = self._script_bytes
         n = first - 1
         for value, spk in outputs:
@@ -362,25 +362,28 @@ class CoinsCache:
             if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
                 continue
             outpoint = _new(OutPoint, (txid, n))
-            old = get(outpoint, _MISSING)
-            fresh = False
-            if old is _MISSING:
-                fresh = not overwrite
-            else:
-                if old is not None:
-                    if not overwrite:
-                        self._script_bytes = sb
-                        raise CoinsLogicError(
-                            "Attempted to overwrite an unspent coin (when possible_overwrite "
-                            "is false)"
-                        )
-                    sb -= len(old.script_pubkey)
-                elif not overwrite:
-                    # A spent entry that is DIRTY must stay non-FRESH so its
-                    # spentness still reaches the parent (a reorg re-adding it).
-                    fresh = outpoint not in flags
-            coins[outpoint] = _new(Coin, (value, spk, height, coinbase))
+            coin = _new(Coin, (value, spk, height, coinbase))
             sb += len(spk)
+            old = put(outpoint, coin)
+            if old is coin:  # was not cached
+                if overwrite:
+                    flags.setdefault(outpoint, False)
+                else:
+                    flags[outpoint] = True
+                continue
+            fresh = False
+            if old is not None:
+                if not overwrite:
+                    self._script_bytes = sb - len(spk)
+                    raise CoinsLogicError(
+                        "Attempted to overwrite an unspent coin (when possible_overwrite is false)"
+                    )
+                sb -= len(old.script_pubkey)
+            elif not overwrite:
+                # A spent entry that is DIRTY must stay non-FRESH so its
+                # spentness still reaches the parent (a reorg re-adding it).
+                fresh = outpoint not in flags
+            coins[outpoint] = coin
             if fresh:
                 flags[outpoint] = True
             else:
@@ -420,11 +423,11 @@ class CoinsCache:
         coins = self._coins
         flags = self._flags
         sb = self._script_bytes
+        pop = flags.pop
         for op, coin in zip(outpoints, spent, strict=True):
             sb -= len(coin[1])  # the script (a tuple's item: cheaper than its name)
-            if flags.get(op):  # FRESH: the parent never saw it
+            if pop(op, False):  # FRESH: the parent never saw it (popped with its flag)
                 del coins[op]
-                del flags[op]
             else:
                 coins[op] = None
                 flags[op] = False
