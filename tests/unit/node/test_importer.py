@@ -120,6 +120,40 @@ def test_a_step_yields_to_waiting_chain_work_once_it_has_run_a_while(
         checker.close()
 
 
+def test_a_shutdown_request_ends_a_long_step_after_the_block_in_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps with workers are long (STEP_SECONDS): a shutdown asked for during one (here
+    while its third block is processed) ends it after that block, and the import stops
+    there with every verdict in."""
+    monkeypatch.setattr(importer, "STEP_SECONDS", 1e9)
+    blk = write_blk_file(read_chain()[:N], tmp_path / "blk.dat")
+    checker = ParallelScriptChecker(1)
+    cs = Chainstate(tmp_path / "node", REGTEST, script_checker=checker)
+    cs.open()
+    stop = asyncio.Event()
+    process = cs.process_new_block
+    seen = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(1)
+        if len(seen) == 3:
+            stop.set()
+        return process(*args, **kwargs)
+
+    monkeypatch.setattr(cs, "process_new_block", counting)
+
+    async def run_chain(fn: Callable[[], Any]) -> Any:
+        return fn()
+
+    try:
+        loaded = asyncio.run(importer.load_external_file(blk, cs, run_chain, stop))
+        assert loaded == 3 and cs.height() == 3 and len(seen) == 3
+    finally:
+        cs.close()
+        checker.close()
+
+
 def test_headers_are_read_in_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The headers pass is cut into steps too (a file of a whole chain holds about a
     million headers): here one header each, and one that finds the end of the file; or,
