@@ -8,7 +8,7 @@ from pyrite.crypto import secp
 from pyrite.errors import DecodeError
 from pyrite.primitives.tx import Tx, TxOut
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import SigCheck, try_fast_path
+from pyrite.script.fastpath import SigCheck, check_options, try_fast_path
 from pyrite.script.flags import CONSENSUS_FLAGS
 from pyrite.script.sighash import PrecomputedTx
 from pyrite.script.verify import verify_input_slow, verify_script
@@ -57,7 +57,7 @@ def test_taproot_corpus_through_deferred_checks() -> None:
         pre = PrecomputedTx(tx, spent)
         checks: list[SigCheck] = []
         if try_fast_path(pre, k, spent[k].script_pubkey, spent[k].value, flags, checks):
-            ok = secp.first_failing(checks) < 0
+            ok = secp.first_failing(checks, *check_options(flags)) < 0
             deferred += 1
             script_path += len(tx.vin[k].witness) > 1
         else:

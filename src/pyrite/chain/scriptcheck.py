@@ -42,7 +42,7 @@ from typing import Protocol
 from pyrite.crypto.secp import first_failing
 from pyrite.primitives import Block, Tx, TxOut
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import SigCheck, try_multisig
+from pyrite.script.fastpath import SigCheck, check_options, try_multisig
 from pyrite.script.sighash import PrecomputedTx
 from pyrite.script.verify import verify_input_slow, verify_tx_inputs
 
@@ -111,11 +111,13 @@ def _record(failures: dict[Hashable, Failure], key: Hashable, failure: Failure |
             failures[key] = failure
 
 
-def _run_checks(checks: list[tuple[int, list[SigCheck]]]) -> tuple[int, int] | None:
-    """Perform signature checks (per transaction: its index in the block and the checks
-    of its inputs, in order); returns (tx index, input index) of the first that fails."""
+def _run_checks(checks: list[tuple[int, list[SigCheck]]], flags: int) -> tuple[int, int] | None:
+    """Perform signature checks left under ``flags`` (per transaction: its index in the
+    block and the checks of its inputs, in order); returns (tx index, input index) of the
+    first that fails."""
+    strict_der, low_s = check_options(flags)
     for tx_index, tx_checks in checks:
-        k = first_failing(tx_checks)
+        k = first_failing(tx_checks, strict_der, low_s)
         if k >= 0:
             return tx_index, tx_checks[k][0]
     return None
@@ -222,7 +224,7 @@ class _Chunk:
         checks = self.checks
         if not checks and self._data is not None:  # sent to a worker that has died
             checks = marshal.loads(self._data)[0]
-        failed = _run_checks(checks)
+        failed = _run_checks(checks, self.flags)
         if self.scripts:
             pres = self.pres
             jobs = [(i, pres[i], inputs) for i, inputs in self.scripts]
@@ -332,7 +334,7 @@ def _worker_check(
     input index) of the first input that fails and the seconds it took."""
     t0 = time.perf_counter()
     checks, jobs, flags = work
-    failed = _run_checks(checks)
+    failed = _run_checks(checks, flags)
     if jobs:
         pres = [(i, PrecomputedTx(Tx.from_bytes(raw), [TxOut(v, s) for v, s in spent]), inputs)
                 for i, raw, spent, inputs in jobs]  # fmt: skip

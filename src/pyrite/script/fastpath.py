@@ -75,10 +75,17 @@ def _pub_ok(pub: bytes, flags: int, segwit: bool) -> bool:
 
 
 #: a signature check a fast path leaves to its caller: ``(input index, public key,
-#: DER signature, message, strict DER, low S)`` for ECDSA, ``(input index, x-only key,
-#: signature, message)`` for BIP340, ``(input index, output key, parity, internal key,
-#: tweak)`` for a taproot commitment (see ``secp.first_failing``)
+#: DER signature with its hash-type byte, message)`` for ECDSA, ``(input index, x-only
+#: key, signature, message)`` for BIP340, ``(input index, output key, parity, internal
+#: key, tweak)`` for a taproot commitment; ``secp.first_failing(checks,
+#: *check_options(flags))`` verifies them
 SigCheck = tuple[Any, ...]
+
+
+def check_options(flags: int) -> tuple[int, int]:
+    """``secp.first_failing``'s ``strict_der`` and ``require_low_s`` for the checks left
+    under ``flags`` (with any of the encoding flags the fast path checked strict DER)."""
+    return flags & _ENC_FLAGS, flags & LOW_S
 
 
 #: P2SH scripts paying to P2WPKH redeem scripts, by redeem script (see ``_wrapped``)
@@ -473,6 +480,6 @@ def try_fast_path(
         script_code = b"\x76\xa9\x14" + entry[1] + b"\x88\xac"
         h = bip143_sighash(script_code, tx, n_in, sig[-1], amount, pre)
     if checks is not None:
-        checks.append((n_in, pub, sig[:-1], h, flags & _ENC_FLAGS, flags & LOW_S))
+        checks.append((n_in, pub, sig, h))  # (verified as check_options(flags) say)
         return True
     return _verify_now(pub, sig[:-1], h, flags)

@@ -10,7 +10,7 @@ from pyrite.crypto.hashes import hash160
 from pyrite.primitives.tx import OutPoint, Tx, TxIn, TxOut
 from pyrite.script import flags as F
 from pyrite.script.errors import ScriptError
-from pyrite.script.fastpath import SigCheck, try_fast_path, try_multisig
+from pyrite.script.fastpath import SigCheck, check_options, try_fast_path, try_multisig
 from pyrite.script.flags import ALL_FLAGS, CONSENSUS_FLAGS, STANDARD_FLAGS
 from pyrite.script.interpreter import Checker, taptweak_hash, verify_input
 from pyrite.script.script import push_data
@@ -150,7 +150,8 @@ def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
                 if try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags, checks):
                     (check,) = checks
                     assert check[0] == 0
-                    assert (secp.first_failing([check]) < 0) == (want == "OK"), (
+                    ok = secp.first_failing([check], *check_options(flags)) < 0
+                    assert ok == (want == "OK"), (
                         f"trial {trial} {kind} flags {flags:#x}: deferred check disagrees "
                         f"with the interpreter ({want})"
                     )
@@ -164,28 +165,32 @@ def test_fast_path_agrees_with_interpreter_on_random_spends() -> None:
 
 
 def test_first_failing_names_the_first_bad_check() -> None:
-    """``secp.first_failing`` over many checks agrees with the checks one at a time and
-    names the position of the first that fails."""
+    """``secp.first_failing`` over many checks (ECDSA and BIP340 mixed, left under the
+    same flags) agrees with the checks one at a time and names the position of the first
+    that fails; under each set of flags, with and without strict DER and low S."""
     rng = random.Random(7)
-    good: list[SigCheck] = []
-    bad: list[SigCheck] = []
-    for trial in range(150):
-        kind = KINDS[trial % len(KINDS)]
-        tx, spent = make_spend(rng, kind)
-        for vtx, vspent in [(tx, spent), mutate(rng, tx, spent), mutate(rng, tx, spent)]:
-            flags = FLAG_SETS[trial % len(FLAG_SETS)]  # with and without strict DER, low S
-            checks: list[SigCheck] = []
-            spk, amount = vspent[0].script_pubkey, vspent[0].value
-            if try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags, checks):
-                ok = secp.first_failing(checks) < 0
-                (good if ok else bad).append(checks[0])
-    assert len(good) > 50 and len(bad) > 5
-    assert {len(c) for c in good} == {4, 6} and {len(c) for c in bad} == {4, 6}
-    assert secp.first_failing(good) == -1
-    for b in bad:
-        assert secp.first_failing([b]) == 0
-        for pos in (0, len(good) // 2, len(good)):
-            assert secp.first_failing([*good[:pos], b, *good[pos:], *bad]) == pos
+    for flags in (int(CONSENSUS_FLAGS), int(STANDARD_FLAGS), F.P2SH | F.WITNESS | F.TAPROOT):
+        options = check_options(flags)
+        good: list[SigCheck] = []
+        bad: list[SigCheck] = []
+        for trial in range(60):
+            kind = KINDS[trial % len(KINDS)]
+            tx, spent = make_spend(rng, kind)
+            for vtx, vspent in [(tx, spent), mutate(rng, tx, spent), mutate(rng, tx, spent)]:
+                checks: list[SigCheck] = []
+                spk, amount = vspent[0].script_pubkey, vspent[0].value
+                if try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags, checks):
+                    ok = secp.first_failing(checks, *options) < 0
+                    (good if ok else bad).append(checks[0])
+        assert len(good) > 20 and len(bad) > 5
+        # both kinds, told apart by the key's size: 33 or 65 bytes, or 32 (x-only)
+        assert {len(c[1]) == 32 for c in good} == {True, False}
+        assert {len(c[1]) == 32 for c in bad} == {True, False}
+        assert secp.first_failing(good, *options) == -1
+        for b in bad:
+            assert secp.first_failing([b], *options) == 0
+            for pos in (0, len(good) // 2, len(good)):
+                assert secp.first_failing([*good[:pos], b, *good[pos:], *bad], *options) == pos
 
 
 def test_keys_that_do_not_parse_or_are_of_unusual_shape() -> None:
@@ -233,7 +238,7 @@ def test_keys_that_do_not_parse_or_are_of_unusual_shape() -> None:
                 assert got == want, f"{name} {kind} flags {flags:#x}: {got} != {want}"
                 checks: list[SigCheck] = []
                 if try_fast_path(PrecomputedTx(tx, spent), 0, spk, 50_000, flags, checks):
-                    ok = secp.first_failing(checks) < 0
+                    ok = secp.first_failing(checks, *check_options(flags)) < 0
                     assert ok == (want == "OK"), f"{name} {kind} flags {flags:#x}: {want}"
                     seen.add((name, ok))
     # the off-curve key reaches the check (and fails it); the others that parse pass

@@ -10,7 +10,7 @@ from pbk.script import PrecomputedTransactionData
 
 from pyrite.crypto import secp
 from pyrite.primitives.tx import OutPoint, Tx, TxIn, TxOut
-from pyrite.script.fastpath import SigCheck, try_fast_path
+from pyrite.script.fastpath import SigCheck, check_options, try_fast_path
 from pyrite.script.flags import ALL_FLAGS, CONSENSUS_FLAGS, STANDARD_FLAGS
 from pyrite.script.script import push_data
 from pyrite.script.sighash import PrecomputedTx, taproot_sighash
@@ -149,7 +149,7 @@ def test_tapscript_fast_path_agrees_with_interpreter_and_kernel() -> None:
                     checks: list[SigCheck] = []
                     if try_fast_path(PrecomputedTx(vtx, vspent), 0, spk, amount, flags, checks):
                         assert [len(c) for c in checks] == [5, 4]
-                        ok = secp.first_failing(checks) < 0
+                        ok = secp.first_failing(checks, *check_options(flags)) < 0
                         assert ok == (want == "OK"), (
                             f"trial {trial} {name}: deferred checks say {ok}, interpreter {want}"
                         )
