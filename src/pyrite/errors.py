@@ -33,5 +33,10 @@ class BlockValidationError(ValidationError):
     """A block or header failed a check (mirrors Core's BlockValidationState)."""
 
 
+class ChainstateFailure(PyriteError):
+    """The chain state refuses changes: an earlier error (not a block's invalidity) may
+    have left it inconsistent. Restarting resumes from the last flush."""
+
+
 class StorageError(PyriteError):
     """The on-disk state is unusable or an I/O operation failed."""

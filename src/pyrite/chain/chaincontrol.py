@@ -30,7 +30,7 @@ log = logging.getLogger("pyrite.validation")
 
 def invalidate_block(cs: Chainstate, entry: BlockIndexEntry) -> None:
     """Core's InvalidateBlock (the caller then runs activate_best_chain)."""
-    with cs.lock:
+    with cs.changing():
         # As Core, mark each disconnected block as it goes (FAILED_VALID on the newest
         # disconnected one, FAILED_CHILD on its descendants), so a crash half-way keeps
         # the node from reconnecting them on restart.
@@ -53,7 +53,7 @@ def invalidate_block(cs: Chainstate, entry: BlockIndexEntry) -> None:
 
 def reconsider_block(cs: Chainstate, entry: BlockIndexEntry) -> None:
     """Core's ReconsiderBlock: clear failure flags here, below and above; reactivate."""
-    with cs.lock:
+    with cs.changing():
         cs.tree.clear_failure(entry)
         cs._rebuild_candidates()
         cs.activate_best_chain()
@@ -61,7 +61,7 @@ def reconsider_block(cs: Chainstate, entry: BlockIndexEntry) -> None:
 
 def precious_block(cs: Chainstate, entry: BlockIndexEntry) -> None:
     """Core's PreciousBlock: treat ``entry`` as if it had been received first."""
-    with cs.lock:
+    with cs.changing():
         tip = cs.tip()
         if entry.chain_work < tip.chain_work:
             return

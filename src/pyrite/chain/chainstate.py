@@ -59,7 +59,7 @@ from pyrite.chain.undo import BlockUndo
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import ChainParams
 from pyrite.consensus.pow import block_proof
-from pyrite.errors import BlockValidationError, StorageError
+from pyrite.errors import BlockValidationError, ChainstateFailure, StorageError
 from pyrite.primitives import Block, BlockHeader, OutPoint
 
 log = logging.getLogger("pyrite.validation")
@@ -105,6 +105,8 @@ class Chainstate(BlockConnector):
         self.script_checker: ScriptChecker = script_checker or SerialScriptChecker()
         self.flush_interval = flush_interval
         self.lock = threading.RLock()
+        #: what made the chain state unusable (see ``changing``), None while it is sound
+        self.failure: BaseException | None = None
         self.tree = BlockTree()
         self.chain = ActiveChain()
         self.candidates: set[BlockIndexEntry] = set()
@@ -212,9 +214,33 @@ class Chainstate(BlockConnector):
             bits=prev.bits,
         )
 
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """The lock, held around a change to the chain state. Should anything but a
+        block's invalidity escape (a bug, a failing disk, memory running out), the coins
+        cache, the block index and the pending script verdicts may no longer agree: the
+        chainstate then refuses every further change (ChainstateFailure), and closing it
+        writes nothing, so that the next start resumes from the last flush, as after a
+        kill."""
+        with self.lock:
+            if self.failure is not None:
+                raise ChainstateFailure(
+                    f"the chain state is unusable after an earlier error: {self.failure!r}"
+                ) from self.failure
+            try:
+                yield
+            except BlockValidationError:
+                raise
+            except BaseException as e:
+                if self.failure is None:
+                    self.failure = e
+                    log.error("Fatal error while changing the chain state: %r; nothing more "
+                              "is written to disk before a restart", e)  # fmt: skip
+                raise
+
     def accept_block_header(self, header: BlockHeader) -> BlockIndexEntry:
         """Core's AcceptBlockHeader: PoW, parent, contextual checks, then into the tree."""
-        with self.lock:
+        with self.changing():
             existing = self.tree.get(header.hash)
             if existing is not None:
                 if existing.status & BLOCK_FAILED_MASK:
@@ -246,7 +272,7 @@ class Chainstate(BlockConnector):
         when the parent arrives; the result is then "prev-blk-not-found", as in Core.
         ``raw`` (the block's serialization, when the caller has it) saves re-serializing.
         """
-        with self.lock:
+        with self.changing():
             h = block.hash
             existing = self.tree.get(h)
             if existing is not None:
@@ -375,7 +401,7 @@ class Chainstate(BlockConnector):
 
     def activate_best_chain(self) -> None:
         """Core's ActivateBestChain: reorganise to the most-work valid chain."""
-        with self.lock:
+        with self.changing():
             while True:
                 best = self._find_most_work_chain()
                 tip = self.chain.tip()
@@ -538,20 +564,21 @@ class Chainstate(BlockConnector):
         """Connect blocks without waiting for their script verdicts (see the module
         docstring); holds the lock throughout, and on leaving every verdict is in.
         ``idle``: work that touches no chain state, done while waiting for the verdicts
-        (see ``ScriptChecker.resolve``), such as reading the next blocks."""
-        with self.lock:
+        (see ``ScriptChecker.resolve``), such as reading the next blocks. After a
+        failure (see ``changing``) the verdicts are not waited for."""
+        with self.changing():
             self._defer = self.script_checker.processes > 1
             try:
                 yield
             finally:
                 self._defer = False
-                if self._resolve_scripts(idle):
+                if self.failure is None and self._resolve_scripts(idle):
                     self.activate_best_chain()
 
     def share_script_work(self) -> None:
         """Inside ``deferred_scripts``: this process's share of the pending script checks
         (``ScriptChecker.share_work``), to be called between blocks."""
-        with self.lock:
+        with self.changing():
             if self._pending:
                 self.script_checker.share_work()
 
@@ -561,8 +588,9 @@ class Chainstate(BlockConnector):
         if not self._pending:
             self.script_checker.resolve()  # nothing to wait for; ends any wind-down
             return False
-        pending, self._pending = self._pending, []
-        failures = self.script_checker.resolve(idle)
+        pending = self._pending
+        failures = self.script_checker.resolve(idle)  # (should it raise: still pending)
+        self._pending = []
         failed = next((e for e in pending if e.hash in failures), None)
         if failed is None:
             self._notify_tip(self.tip())
@@ -588,7 +616,7 @@ class Chainstate(BlockConnector):
 
     def flush(self, force: bool = True) -> None:
         """FlushStateToDisk: block files, then block index, then coins + best block."""
-        with self.lock:
+        with self.changing():
             if not force:
                 self._flush_if_needed()
                 return

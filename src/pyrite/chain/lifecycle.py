@@ -33,7 +33,7 @@ def open_chainstate(
     cs: Chainstate, reindex: bool = False, reindex_chainstate: bool = False
 ) -> None:
     """Open (or create) the stores, load the block index and reconnect to the best chain."""
-    with cs.lock:
+    with cs.changing():
         blocks_dir = cs.netdir / "blocks"
         chainstate_dir = cs.netdir / "chainstate"
         if reindex:
@@ -84,7 +84,7 @@ def open_chainstate(
 
 def finish_reindex(cs: Chainstate) -> None:
     """The blk files have all been read again: clear the persistent reindex flag."""
-    with cs.lock:
+    with cs.changing():
         if not len(cs.tree):
             cs._init_genesis()
         cs.activate_best_chain()
@@ -97,7 +97,11 @@ def close_chainstate(cs: Chainstate) -> None:
     with cs.lock:
         if cs._coins_store is None:
             return
-        cs.flush(force=True)
+        if cs.failure is None:
+            cs.flush(force=True)
+        else:  # what is in memory may be inconsistent: the stores keep the last flush
+            log.info("Not writing the chain state to disk after the error (%r): the next "
+                     "start resumes from the last flush", cs.failure)  # fmt: skip
         cs.blockstore.close()
         assert cs._index_store is not None
         cs._index_store.close()

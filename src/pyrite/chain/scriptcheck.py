@@ -505,6 +505,9 @@ class ParallelScriptChecker:
         self.worker_seconds = 0.0
         #: a worker died (killed, out of memory): everything is verified here from then on
         self.broken = False
+        #: a worker reported an error (a bug): the verdicts of what it held are lost, so
+        #: this checker gives no more verdicts (``wait_all`` raises from then on)
+        self._error: str | None = None
         #: at most this many chunks in flight per worker (0: only MAX_SENT_BYTES bounds it)
         self.chunk_cap = 0
         # fork: workers share the parent's pages copy-on-write. Create the checker before
@@ -542,6 +545,13 @@ class ParallelScriptChecker:
             self._pool_broken()
             return False
         if error is not None:
+            # what the workers hold is forgotten (nothing waits for it), and no verdict
+            # is given from now on: the chunks' verdicts are lost
+            self._error = error
+            self.broken = True
+            for w in self._workers:
+                w.sent.clear()
+                w.sent_bytes = 0
             raise RuntimeError(f"script-check worker failed: {error}")
         chunk, size = worker.sent.popleft()
         worker.sent_bytes -= size
@@ -589,6 +599,8 @@ class ParallelScriptChecker:
     def wait_all(self, idle: Callable[[], bool] | None = None) -> None:
         """Verify the queued chunks here, then wait for the workers' answers, doing
         ``idle`` work meanwhile (see ``ScriptChecker.resolve``)."""
+        if self._error is not None:
+            raise RuntimeError(f"script-check verdicts lost to a worker's error: {self._error}")
         self.share_work()
         t0 = time.perf_counter()
         busy = 0.0

@@ -177,3 +177,59 @@ def test_a_wind_down_ends_with_the_deferred_context_even_with_nothing_pending(
         cs.process_new_block(blocks[2])  # a duplicate: nothing to check
     assert checker.chunk_cap == 0
     cs.close()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_internal_error_mid_block_writes_nothing_more(
+    tmp_path: Path, blocks: list[Block], monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """An error that is no block's invalidity (a bug, memory running out) in the middle
+    of connecting a block, its verdicts pending or not: the chainstate refuses every later
+    change, closing it writes nothing, and the next start resumes from the last flush,
+    consistent, and takes the blocks again."""
+    from pyrite.chain import connect
+    from pyrite.errors import ChainstateFailure
+
+    update = connect.update_coins
+    calls = 0
+
+    def failing(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3000:  # a transaction of a block past the flush below
+            raise MemoryError("deliberate")
+        return update(*args, **kwargs)  # type: ignore[arg-type]
+
+    checker: ScriptChecker = ParallelScriptChecker(1, chunk_inputs=64) if workers else (
+        SerialScriptChecker())  # fmt: skip
+    path = tmp_path / "node"
+    cs = Chainstate(path, REGTEST, script_checker=checker)
+    cs.open()
+    try:
+        with cs.deferred_scripts():
+            for b in blocks[:113]:
+                cs.process_new_block(b)
+        cs.flush()
+        flushed = cs.tip().hash
+        monkeypatch.setattr(connect, "update_coins", failing)
+        with pytest.raises(MemoryError), cs.deferred_scripts():
+            for b in blocks[113:]:
+                cs.process_new_block(b)
+        assert isinstance(cs.failure, MemoryError) and cs.height() > 113
+        monkeypatch.setattr(connect, "update_coins", update)
+        with pytest.raises(ChainstateFailure):
+            cs.process_new_block(blocks[-1])
+        with pytest.raises(ChainstateFailure):
+            cs.flush()
+    finally:
+        cs.close()  # writes nothing
+        checker.close()
+    again = Chainstate(path, REGTEST)
+    again.open()
+    assert again.tip().hash == flushed
+    for b in blocks:
+        again.process_new_block(b)
+    assert again.tip().hash == blocks[-1].hash
+    again.flush()
+    assert compute_utxo_stats(again.coins_db) == _reference(tmp_path / "ref", blocks)
+    again.close()

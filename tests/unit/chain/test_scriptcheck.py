@@ -267,3 +267,40 @@ def test_wind_down_keeps_few_chunks_at_the_workers_until_resolved() -> None:
                 assert most > SYNC_CHUNKS
     finally:
         checker.close()
+
+
+def test_a_worker_error_gives_no_verdict_and_no_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker that fails (a bug: it reports the error) loses the verdicts of the chunks
+    it held: the checker raises, then and at every later wait, rather than give a verdict
+    without them or wait for answers that will not come."""
+    from pyrite.chain import scriptcheck
+
+    def failing(work: object) -> object:
+        raise TypeError("deliberate")
+
+    monkeypatch.setattr(scriptcheck, "_worker_check", failing)  # the fork inherits it
+    block, spent = load_block(928927)
+    checker = ParallelScriptChecker(1, chunk_inputs=16)
+    errors: list[str] = []
+
+    def run() -> None:
+        session = checker.begin(FLAGS, "k")
+        for i, outs in enumerate(spent):
+            session.add(i + 1, block.txs[i + 1], outs)
+        for _ in range(3):  # the failure itself, then each later wait
+            try:
+                session.defer()
+                checker.resolve()
+            except RuntimeError as e:
+                errors.append(str(e))
+
+    thread = threading.Thread(target=run, daemon=True)
+    try:
+        thread.start()
+        thread.join(60)
+        assert not thread.is_alive(), "the checker hangs after a worker's error"
+        assert len(errors) == 3 and "TypeError: deliberate" in errors[0]
+        assert all("verdicts lost" in e for e in errors[1:])
+        assert all(not w.sent for w in checker._workers)
+    finally:
+        checker.close()
