@@ -7,6 +7,7 @@ import contextlib
 import http.client
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -51,17 +52,27 @@ class Daemon:
         self.stderr_path = datadir / "stderr.txt"
         self.stdout_path = datadir / "stdout.txt"
 
-    def start(self, *args: str, wait: bool = True, timeout: float = 60) -> None:
+    def start(
+        self, *args: str, wait: bool = True, timeout: float = 60, max_file_size: int = 0
+    ) -> None:
+        """Start the daemon; ``max_file_size`` (bytes, 0: none) limits the size of every
+        file it writes (RLIMIT_FSIZE: writing past it fails, as on a full disk)."""
         cookie = self.netdir / ".cookie"
         with contextlib.suppress(FileNotFoundError):
             cookie.unlink()
         cmd = [sys.executable, "-m", "pyrite.node.main", f"-datadir={self.datadir}",
                f"-rpcport={self.rpcport}", *self.extra_args, *args]  # fmt: skip
+
+        def limit() -> None:
+            if max_file_size:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
+
         self.proc = subprocess.Popen(
             cmd,
             stdout=open(self.stdout_path, "ab"),  # noqa: SIM115
             stderr=open(self.stderr_path, "ab"),  # noqa: SIM115
             start_new_session=True,
+            preexec_fn=limit if max_file_size else None,
         )
         if wait:
             self.wait_ready(timeout)

@@ -100,6 +100,32 @@ def test_sigkill_during_import_and_reorg(
     print(f"heights found after kills: {heights}")
 
 
+def test_a_write_error_stops_the_node_and_the_restart_resumes(
+    tmp_path: Path, chain_blocks: list[bytes], reference_hashes: dict[int, str]
+) -> None:
+    """Writing a file fails mid-import (here: past a file-size limit, as on a full
+    disk): the node shuts down with an error and writes nothing more (its memory may be
+    half-way through a block); restarted, it is consistent and finishes the import."""
+    blk = write_blk_file(chain_blocks, tmp_path / "chain.dat")
+    node = Daemon(tmp_path / "node")
+    try:
+        node.start(f"-loadblock={blk}", wait=False, max_file_size=3_000_000)
+        assert node.wait(120) == 1
+        log = node.debug_log()
+        assert "Fatal error while changing the chain state" in log
+        assert "A fatal internal error occurred" in log
+        assert "Not writing the chain state to disk after the error" in log
+        node.start()
+        assert check_consistent(node, reference_hashes) < 232
+        node.stop()
+        node.start(f"-loadblock={blk}")
+        assert node.rpc("getbestblockhash") == TIP
+        check_consistent(node, reference_hashes)
+        assert node.stop() == 0
+    finally:
+        node.kill()
+
+
 def _call_quietly(node: Daemon, method: str, *args: object) -> None:
     with contextlib.suppress(RPCFailure, OSError, ValueError):
         node.rpc(method, *args)

@@ -105,8 +105,10 @@ class Chainstate(BlockConnector):
         self.script_checker: ScriptChecker = script_checker or SerialScriptChecker()
         self.flush_interval = flush_interval
         self.lock = threading.RLock()
-        #: what made the chain state unusable (see ``changing``), None while it is sound
+        #: what made the chain state unusable (see ``changing``), None while it is sound;
+        #: the listeners are called (in the thread that failed) when that happens
         self.failure: BaseException | None = None
+        self.failure_listeners: list[Callable[[BaseException], None]] = []
         self.tree = BlockTree()
         self.chain = ActiveChain()
         self.candidates: set[BlockIndexEntry] = set()
@@ -236,6 +238,8 @@ class Chainstate(BlockConnector):
                     self.failure = e
                     log.error("Fatal error while changing the chain state: %r; nothing more "
                               "is written to disk before a restart", e)  # fmt: skip
+                    for listener in self.failure_listeners:
+                        listener(e)
                 raise
 
     def accept_block_header(self, header: BlockHeader) -> BlockIndexEntry:

@@ -276,6 +276,12 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
 
     chainstate.tip_listeners.append(on_tip)
 
+    def on_failure(_: BaseException) -> None:  # as Core's AbortNode: the node shuts down
+        log.info("Error: A fatal internal error occurred, see debug.log for details")
+        loop.call_soon_threadsafe(shutdown.set)
+
+    chainstate.failure_listeners.append(on_failure)
+
     server: RPCServer | None = None
     if config.get_bool("server", True):
         port = config.get_int("rpcport", params.rpc_port)
@@ -343,7 +349,7 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
         with contextlib.suppress(OSError):
             pid_path.unlink()
         log.info("Shutdown: done")
-    return code
+    return code if chainstate.failure is None else 1
 
 
 async def _import(

@@ -204,6 +204,8 @@ def test_an_internal_error_mid_block_writes_nothing_more(
         SerialScriptChecker())  # fmt: skip
     path = tmp_path / "node"
     cs = Chainstate(path, REGTEST, script_checker=checker)
+    told: list[BaseException] = []
+    cs.failure_listeners.append(told.append)  # (the daemon shuts down)
     cs.open()
     try:
         with cs.deferred_scripts():
@@ -216,6 +218,7 @@ def test_an_internal_error_mid_block_writes_nothing_more(
             for b in blocks[113:]:
                 cs.process_new_block(b)
         assert isinstance(cs.failure, MemoryError) and cs.height() > 113
+        assert told == [cs.failure]
         monkeypatch.setattr(connect, "update_coins", update)
         with pytest.raises(ChainstateFailure):
             cs.process_new_block(blocks[-1])
