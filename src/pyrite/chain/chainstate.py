@@ -520,7 +520,8 @@ class Chainstate(BlockConnector):
             block_time = now - (best.height - entry.height) * self.params.pow_target_spacing
         return self.params.chain_tx_data.progress(entry.chain_tx, block_time, now)
 
-    def _disconnect_tip(self) -> None:
+    def _disconnect_tip(self, notify: bool = True) -> None:
+        """DisconnectTip; the tip listeners hear of the new tip unless not ``notify``."""
         entry = self.tip()
         assert entry.prev is not None, "cannot disconnect the genesis block"
         block = self.read_block(entry)
@@ -535,7 +536,8 @@ class Chainstate(BlockConnector):
         self._flush_if_needed()  # as Core's DisconnectTip: FlushStateToDisk(IF_NEEDED)
         log.info("DisconnectTip: disconnected block %s height=%d", entry.hash[::-1].hex(),
                  entry.height)  # fmt: skip
-        self._notify_tip(entry.prev)
+        if notify:
+            self._notify_tip(entry.prev)
 
     def _invalid_block_found(self, entry: BlockIndexEntry) -> None:
         self._mark_invalid(entry)
@@ -586,6 +588,24 @@ class Chainstate(BlockConnector):
             if self._pending:
                 self.script_checker.share_work()
 
+    def publish_verified(self) -> None:
+        """Inside ``deferred_scripts``, between blocks: the pending blocks at the front
+        whose verdicts are all in, and good, count as verified from now on, and the tip
+        listeners hear of the last of them (tip queries and ``waitfor*`` calls follow the
+        verified chain block by block, not at the end of each import step). Nothing else
+        changes: the later blocks stay pending, and a failure among them still rolls the
+        chain back only to the failed block's parent."""
+        with self.changing():
+            pending = self._pending
+            settled = self.script_checker.settled
+            n = 0
+            while n < len(pending) and settled(pending[n].hash):
+                n += 1
+            if n:
+                last = pending[n - 1]
+                del pending[:n]
+                self._notify_tip(last)
+
     def _resolve_scripts(self, idle: Callable[[], bool] | None = None) -> bool:
         """Collect pending script verdicts; on a failure roll back to the failed block's
         parent and mark it invalid. Returns True if the chain was rolled back."""
@@ -599,8 +619,9 @@ class Chainstate(BlockConnector):
         if failed is None:
             self._notify_tip(self.tip())
             return False
-        while self.chain.contains(failed):
-            self._disconnect_tip()
+        while self.chain.contains(failed):  # (blocks never verified: no one hears of them)
+            self._disconnect_tip(notify=False)
+        self._notify_tip(self.tip())
         tx_index, input_index, code = failures[failed.hash]
         block = self.read_block(failed)
         err = rules.script_failure_error(code, block.txs[tx_index], input_index)

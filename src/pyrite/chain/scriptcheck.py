@@ -82,6 +82,11 @@ class ScriptChecker(Protocol):
         ``idle`` is other work to do while waiting, a piece per call (False: none left)."""
         ...
 
+    def settled(self, key: Hashable) -> bool:
+        """Whether the session deferred under ``key`` has every verdict in, and none a
+        failure: its block may be taken as verified without waiting for the others."""
+        ...
+
     def share_work(self) -> None:
         """Do this process's share of the deferred sessions' work now. The import calls
         it once it has let go of the block just connected, so that the block's objects
@@ -311,6 +316,9 @@ class SerialScriptChecker:
         out, self.deferred = self.deferred, {}
         return out
 
+    def settled(self, key: Hashable) -> bool:
+        return key not in self.deferred  # (verified when deferred)
+
     def share_work(self) -> None:
         pass
 
@@ -508,6 +516,8 @@ class ParallelScriptChecker:
         #: a worker reported an error (a bug): the verdicts of what it held are lost, so
         #: this checker gives no more verdicts (``wait_all`` raises from then on)
         self._error: str | None = None
+        #: chunks queued or at a worker, by session key (see ``settled``)
+        self._open: dict[Hashable, int] = {}
         #: at most this many chunks in flight per worker (0: only MAX_SENT_BYTES bounds it)
         self.chunk_cap = 0
         # fork: workers share the parent's pages copy-on-write. Create the checker before
@@ -523,6 +533,15 @@ class ParallelScriptChecker:
     def _here(self, chunk: _Chunk) -> None:
         self.inputs_here += chunk.inputs
         _record(self.failures, chunk.key, chunk.verdict(chunk.run()))
+        self._closed(chunk.key)
+
+    def _closed(self, key: Hashable) -> None:
+        """A chunk of ``key`` has its verdict."""
+        left = self._open[key] - 1
+        if left:
+            self._open[key] = left
+        else:
+            del self._open[key]
 
     def _pool_broken(self) -> None:
         """Take back what the workers had; from now on everything is verified here."""
@@ -549,6 +568,7 @@ class ParallelScriptChecker:
             # is given from now on: the chunks' verdicts are lost
             self._error = error
             self.broken = True
+            self._open.clear()
             for w in self._workers:
                 w.sent.clear()
                 w.sent_bytes = 0
@@ -556,6 +576,7 @@ class ParallelScriptChecker:
         chunk, size = worker.sent.popleft()
         worker.sent_bytes -= size
         _record(self.failures, chunk.key, chunk.verdict(failed))
+        self._closed(chunk.key)
         self.inputs_sent += chunk.inputs
         self.worker_seconds += seconds
         return True
@@ -585,9 +606,14 @@ class ParallelScriptChecker:
                     chunk.sent()
 
     def enqueue(self, chunk: _Chunk, offer: bool = True) -> None:
+        key = chunk.key
+        self._open[key] = self._open.get(key, 0) + 1
         self._queue.append(chunk)
         if offer:
             self._pump()
+
+    def settled(self, key: Hashable) -> bool:
+        return self._error is None and key not in self._open and key not in self.failures
 
     def share_work(self) -> None:
         """Verify the queued chunks here, newest first, keeping the workers topped up."""

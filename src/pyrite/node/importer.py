@@ -171,6 +171,7 @@ async def load_external_file(
                 offset = found.offset
                 del found  # the block's objects go while still in the caches, then
                 chainstate.share_script_work()  # its signatures are checked
+                chainstate.publish_verified()
                 count += 1
                 last_offset = offset
                 if last or stop.is_set() or chainstate.stop_height_reached():  # (-stopatheight)

@@ -268,6 +268,11 @@ async def _node(config: Config, netdir: Path, warnings: list[str], checker: Scri
     chainstate.stop_at_height = stop_at_height
 
     def on_tip(entry: BlockIndexEntry) -> None:
+        # (in the chain thread) mid-step, during an import, the verified chain has grown:
+        # tip queries see it now; the rest of ctx.settled is read again at the step's end
+        settled = ctx.settled
+        if settled is not None and settled.tip is not entry:
+            ctx.settled = dataclasses.replace(settled, tip=entry)
         loop.call_soon_threadsafe(spawn_notify)
         if stop_at_height and entry.height >= stop_at_height:  # as Core's blockTip
             log.info("Reached height %d, -stopatheight=%d: shutting down", entry.height,

@@ -236,3 +236,33 @@ def test_an_internal_error_mid_block_writes_nothing_more(
     again.flush()
     assert compute_utxo_stats(again.coins_db) == _reference(tmp_path / "ref", blocks)
     again.close()
+
+
+@pytest.mark.parametrize("kind", ["valid", "signature"])
+def test_the_verified_prefix_is_published_between_blocks(
+    tmp_path: Path, blocks: list[Block], checker: ParallelScriptChecker, kind: str
+) -> None:
+    """During a deferred import the tip listeners hear of the blocks whose verdicts are
+    in, in order, while the import goes on; never of a block whose scripts fail or of
+    one above it."""
+    chain = blocks if kind == "valid" else _with_bad_signature(blocks)
+    cs = Chainstate(tmp_path / "node", REGTEST, script_checker=checker)
+    heard: list[int] = []
+    cs.tip_listeners.append(lambda e: heard.append(e.height))
+    cs.open()
+    try:
+        inside = 0
+        with cs.deferred_scripts():
+            for b in chain:
+                cs.process_new_block(b)
+                cs.share_script_work()
+                cs.publish_verified()
+            inside = len(heard)
+        assert inside > 3  # heard of blocks before the verdicts were all collected
+        assert heard[1:inside] == sorted(set(heard[1:inside]))
+        if kind == "valid":
+            assert heard[-1] == N and cs.height() == N
+        else:
+            assert max(heard) < BAD and heard[-1] == BAD - 1 == cs.height()
+    finally:
+        cs.close()

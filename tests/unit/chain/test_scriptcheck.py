@@ -304,3 +304,33 @@ def test_a_worker_error_gives_no_verdict_and_no_hang(monkeypatch: pytest.MonkeyP
         assert all(not w.sent for w in checker._workers)
     finally:
         checker.close()
+
+
+def test_a_session_is_settled_once_every_chunk_has_a_good_verdict() -> None:
+    """``settled(key)``: every chunk of the deferred session has come back (from a worker
+    or from this process) and none failed; a failure keeps it unsettled until resolved."""
+    block, spent = load_block(928927)
+    bad = corrupt_signature(block.txs[2], 0)
+    assert bad is not None
+    checker = ParallelScriptChecker(1, chunk_inputs=16)
+    try:
+        for key, blk in (("good", block), ("bad", _with_tx(block, 2, bad))):
+            session = checker.begin(FLAGS, key)
+            for i, outs in enumerate(spent):
+                session.add(i + 1, blk.txs[i + 1], outs)
+            session.defer()
+        assert not checker.settled("good")  # its chunks are still out
+        checker.share_work()
+        for w in checker._workers:  # every answer in
+            while w.sent:
+                checker._answer(w, block=True)
+        assert checker.settled("good") and not checker.settled("bad")
+        assert set(checker.resolve()) == {"bad"}
+    finally:
+        checker.close()
+    serial = SerialScriptChecker()
+    session = serial.begin(FLAGS, "bad")
+    for i, outs in enumerate(spent):
+        session.add(i + 1, _with_tx(block, 2, bad).txs[i + 1], outs)
+    session.defer()
+    assert not serial.settled("bad") and serial.settled("other")
