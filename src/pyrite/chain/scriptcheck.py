@@ -36,6 +36,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import chain
 from multiprocessing.connection import Connection
 from typing import Protocol
 
@@ -120,12 +121,15 @@ def _run_checks(checks: list[tuple[int, list[SigCheck]]], flags: int) -> tuple[i
     """Perform signature checks left under ``flags`` (per transaction: its index in the
     block and the checks of its inputs, in order); returns (tx index, input index) of the
     first that fails."""
-    strict_der, low_s = check_options(flags)
-    for tx_index, tx_checks in checks:
-        k = first_failing(tx_checks, strict_der, low_s)
-        if k >= 0:
+    # one pass over all of them (a call per transaction cost about 0.3 us each)
+    k = first_failing(chain.from_iterable([c for _, c in checks]), *check_options(flags))
+    if k < 0:
+        return None
+    for tx_index, tx_checks in checks:  # the failing check's transaction
+        if k < len(tx_checks):
             return tx_index, tx_checks[k][0]
-    return None
+        k -= len(tx_checks)
+    raise AssertionError("first_failing counted past the checks")
 
 
 def _run_scripts(
