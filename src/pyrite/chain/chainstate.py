@@ -216,31 +216,22 @@ class Chainstate(BlockConnector):
             bits=prev.bits,
         )
 
-    @contextmanager
-    def changing(self) -> Iterator[None]:
+    def changing(self) -> _Changing:
         """The lock, held around a change to the chain state. Should anything but a
         block's invalidity escape (a bug, a failing disk, memory running out), the coins
         cache, the block index and the pending script verdicts may no longer agree: the
         chainstate then refuses every further change (ChainstateFailure), and closing it
         writes nothing, so that the next start resumes from the last flush, as after a
         kill."""
-        with self.lock:
-            if self.failure is not None:
-                raise ChainstateFailure(
-                    f"the chain state is unusable after an earlier error: {self.failure!r}"
-                ) from self.failure
-            try:
-                yield
-            except BlockValidationError:
-                raise
-            except BaseException as e:
-                if self.failure is None:
-                    self.failure = e
-                    log.error("Fatal error while changing the chain state: %r; nothing more "
-                              "is written to disk before a restart", e)  # fmt: skip
-                    for listener in self.failure_listeners:
-                        listener(e)
-                raise
+        return _Changing(self)
+
+    def _failed(self, e: BaseException) -> None:
+        if self.failure is None:
+            self.failure = e
+            log.error("Fatal error while changing the chain state: %r; nothing more is "
+                      "written to disk before a restart", e)  # fmt: skip
+            for listener in self.failure_listeners:
+                listener(e)
 
     def accept_block_header(self, header: BlockHeader) -> BlockIndexEntry:
         """Core's AcceptBlockHeader: PoW, parent, contextual checks, then into the tree."""
@@ -666,6 +657,34 @@ class Chainstate(BlockConnector):
     def verify_chain(self, depth: int = 6, level: int = 3) -> bool:
         """Core's VerifyDB (levels 0-3): re-check recent blocks and their undo data."""
         return chaincontrol.verify_chain(self, depth, level)
+
+
+class _Changing:
+    """``Chainstate.changing`` (a class: a third of a generator-based context manager's
+    cost, paid for every header of an import)."""
+
+    __slots__ = ("cs",)
+
+    def __init__(self, cs: Chainstate) -> None:
+        self.cs = cs
+
+    def __enter__(self) -> None:
+        cs = self.cs
+        cs.lock.acquire()
+        if cs.failure is not None:
+            cs.lock.release()
+            raise ChainstateFailure(
+                f"the chain state is unusable after an earlier error: {cs.failure!r}"
+            ) from cs.failure
+
+    def __exit__(
+        self, kind: type[BaseException] | None, e: BaseException | None, _: object
+    ) -> None:
+        try:
+            if e is not None and not isinstance(e, BlockValidationError):
+                self.cs._failed(e)
+        finally:
+            self.cs.lock.release()
 
 
 def _state_text(e: BlockValidationError) -> str:
