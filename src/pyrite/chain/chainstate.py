@@ -16,14 +16,19 @@ whose data and undo data are indexed, and ``open()`` reconnects whatever stored 
 have more work.
 
 Thread safety: every public method takes ``self.lock`` (Core's cs_main); callers in an
-event loop run them in a worker thread.
+event loop run them in a worker thread. Those that change the chain state take it through
+``changing``: should one fail for any reason but a block's invalidity, the chainstate
+refuses further changes and closing it writes nothing (the next start resumes from the
+last flush, as after a kill).
 
 Deferred script checks (``deferred_scripts``, used by block import): within the context a
 block is connected without waiting for its script verdict, so the next block is parsed
 and connected while worker processes still verify this one. Nothing leaves memory before
 the verdicts are in: every flush, reorganisation and the end of the context first
 ``_resolve_scripts``; if a block failed, the chain is rolled back to its parent with the
-undo data and the block is marked invalid, exactly as if ConnectBlock had failed.
+undo data and the block is marked invalid, exactly as if ConnectBlock had failed. Between
+blocks, ``publish_verified`` tells the tip listeners of the blocks whose verdicts are all
+in and good.
 """
 
 from __future__ import annotations
