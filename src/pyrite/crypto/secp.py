@@ -236,11 +236,6 @@ def first_failing(checks: Iterable[tuple[Any, ...]], strict_der: int, require_lo
     which saves about 1 us a check."""
     sg = _new("secp256k1_ecdsa_signature *")
     memo_get = _parsed_memo.get
-    xonly_get = _xonly_memo.get
-    ctx = _CTX
-    parse_der = _sig_parse_der
-    normalize = _sig_normalize
-    ecdsa_verify = _ecdsa_verify
     verify = _verify_with
     i = -1
     for check in checks:
@@ -249,19 +244,11 @@ def first_failing(checks: Iterable[tuple[Any, ...]], strict_der: int, require_lo
             _, key, sig, msg = check
             if len(key) != 32:
                 pk = memo_get(key) or parsed_pubkey(key)
-                if pk is None:
+                if pk is None or not verify(sg, pk, sig, len(sig) - 1, msg, strict_der,
+                                            require_low_s):  # fmt: skip
                     return i
-                if strict_der:  # ecdsa_verify_parsed inline, without a Python call
-                    if not (parse_der(ctx, sg, sig, len(sig) - 1)
-                            and not (normalize(ctx, sg, sg) and require_low_s)
-                            and ecdsa_verify(ctx, sg, msg, pk)):  # fmt: skip
-                        return i
-                elif not verify(sg, pk, sig, len(sig) - 1, msg, 0, require_low_s):
-                    return i
-            else:  # schnorr_verify inline
-                xk = xonly_get(key) or _xonly_parsed(key)
-                if xk is None or len(sig) != 64 or not _schnorr_verify(ctx, sig, msg, len(msg), xk):
-                    return i
+            elif not schnorr_verify(key, sig, msg):
+                return i
         elif not xonly_tweak_add_check(check[1], check[2], check[3], check[4]):
             return i
     return -1
