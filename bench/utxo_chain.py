@@ -15,14 +15,18 @@ cache, its flushes to the database and the reads of coins flushed out of it.
 pyrited imports it with ``-loadblock -par=1`` once for each ``--dbcache`` (MiB; the default
 450 is Core's; a smaller one makes it flush more and read more coins back), the kernel
 (one thread, its own default cache) in its own process. The time is from process start to
-the end of the import (``-stopafterblockimport``; the kernel: ``import_blocks`` returned);
-peak memory is the process's VmHWM, which includes the pages of the database file mapped
-in, and the peak of its anonymous memory, which does not. Medians of the rounds.
+the end of the import (pyrited: the debug.log line that reports the blocks loaded; the
+kernel: ``import_blocks`` returned), and, apart, to the process's exit, which includes the
+final flush of the coins to disk (pyrited's ``-stopafterblockimport`` shutdown, the
+kernel's teardown); peak memory is the process's VmHWM, which includes the pages of the
+database file mapped in, and the peak of its anonymous memory, which does not. Medians of
+the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import random
 import statistics
 import subprocess
@@ -144,7 +148,8 @@ import sys
 from pyrite.node.main import run
 d, blk, dbcache = sys.argv[1:]
 rc = run(["-regtest", f"-datadir={d}", f"-loadblock={blk}", "-par=1", f"-dbcache={dbcache}",
-          "-listen=0", "-rpcport=0", "-stopafterblockimport", "-printtoconsole=0"])
+          "-listen=0", "-rpcport=0", "-stopafterblockimport", "-printtoconsole=0",
+          "-logtimemicros"])
 assert rc == 0, rc
 report()
 """
@@ -153,33 +158,48 @@ report()
 #: the import benchmark's kernel process, with the same memory probe
 _KERNEL_SCRIPT = _MEMORY_PROBE + KERNEL_SCRIPT + "report()\n"
 
-Run = tuple[float, int, int]  # seconds, peak resident bytes, peak anonymous bytes
+#: seconds to the end of the import, seconds to the process's exit, peak resident bytes,
+#: peak anonymous bytes
+Run = tuple[float, float, int, int]
+
+
+def _import_end(log: str) -> float:
+    """When the import ended (seconds since the epoch): the timestamp of debug.log's
+    "Loaded N blocks from external file" line (written with -logtimemicros)."""
+    for line in log.splitlines():
+        if " blocks from external file" in line and " Loaded " in line:
+            stamp = line.split(" ", 1)[0]
+            when = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
+            return when.replace(tzinfo=datetime.UTC).timestamp()
+    raise SystemExit("pyrited's debug.log does not say when the import ended")
 
 
 def run_pyrite(blk: Path, height: int, dbcache: int, python: str) -> Run:
     with tempfile.TemporaryDirectory(prefix="pyrite-utxo-") as d:
-        t0 = time.monotonic()
+        t0 = time.time()
         proc = subprocess.run(
             [python, "-c", _PYRITE_SCRIPT, d, str(blk), str(dbcache)],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-        elapsed = time.monotonic() - t0
+        to_exit = time.time() - t0
         log = (Path(d) / "regtest" / "debug.log").read_text()
     if f"height={height} " not in log:
         raise SystemExit(f"pyrited did not reach height {height}")
     hwm, anon = proc.stdout.split()[-2:]
-    return elapsed, int(hwm), int(anon)
+    return _import_end(log) - t0, to_exit, int(hwm), int(anon)
 
 
 def run_kernel(blk: Path, height: int) -> Run:
     with tempfile.TemporaryDirectory(prefix="kernel-utxo-") as d:
+        t0 = time.time()
         out = subprocess.run(
-            [sys.executable, "-c", _KERNEL_SCRIPT, d, str(blk), "0", str(time.time())],
+            [sys.executable, "-c", _KERNEL_SCRIPT, d, str(blk), "0", repr(t0)],
             check=True, capture_output=True, text=True,
         ).stdout.split()  # fmt: skip
+        to_exit = time.time() - t0
     if int(out[0]) != height:
         raise SystemExit(f"the kernel reached height {out[0]}, not {height}")
-    return float(out[1]), int(out[-2]), int(out[-1])
+    return float(out[1]), to_exit, int(out[-2]), int(out[-1])
 
 
 def main() -> None:
@@ -203,17 +223,19 @@ def main() -> None:
             else:
                 run = run_pyrite(blk, height, cache, args.python)
             runs[name].append(run)
-            print(f"  round {r + 1}: {name:20s} {run[0]:7.2f} s  peak {run[1] / mib:5.0f} MiB "
-                  f"(anonymous {run[2] / mib:.0f} MiB)")  # fmt: skip
-    kernel = statistics.median(t for t, _, _ in runs["kernel"])
+            print(f"  round {r + 1}: {name:20s} {run[0]:7.2f} s ({run[1]:.2f} s to exit)  "
+                  f"peak {run[2] / mib:5.0f} MiB (anonymous {run[3] / mib:.0f} MiB)")  # fmt: skip
+    kernel = statistics.median(x[0] for x in runs["kernel"])
+    kernel_exit = statistics.median(x[1] for x in runs["kernel"])
     print(f"\n{'engine':20s} {'median s':>9s} {'coins/s':>9s} {'peak MiB':>9s} "
-          f"{'anon MiB':>9s} {'/ kernel':>9s}")  # fmt: skip
+          f"{'anon MiB':>9s} {'/ kernel':>9s} {'to exit s':>10s} {'/ kernel':>9s}")  # fmt: skip
     for name in names:
         t = statistics.median(x[0] for x in runs[name])
-        peak = statistics.median(x[1] for x in runs[name]) / mib
-        anon = statistics.median(x[2] for x in runs[name]) / mib
+        t_exit = statistics.median(x[1] for x in runs[name])
+        peak = statistics.median(x[2] for x in runs[name]) / mib
+        anon = statistics.median(x[3] for x in runs[name]) / mib
         print(f"{name:20s} {t:9.2f} {created / t:9,.0f} {peak:9.0f} {anon:9.0f} "
-              f"{t / kernel:8.2f}x")  # fmt: skip
+              f"{t / kernel:8.2f}x {t_exit:10.2f} {t_exit / kernel_exit:8.2f}x")  # fmt: skip
 
 
 if __name__ == "__main__":
