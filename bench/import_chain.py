@@ -1,7 +1,7 @@
 """Import benchmark: the shared benchmark chain from genesis, pyrited vs. libbitcoinkernel.
 
     python -m bench.import_chain [--rounds N] [--par 1 0] [--kernel-threads 0 1]
-                                 [--python INTERPRETER ...]
+                                 [--python INTERPRETER ...] [--mypyc]
 
 pyrited runs as a real process: ``pyrited -regtest -loadblock=<chain in blk layout> -par=N``;
 the time is from process start until RPC reports the expected tip (a ``waitforblock`` call
@@ -18,7 +18,9 @@ first, as an installation is.
 
 pyrited runs on this interpreter, or on each ``--python`` given (each must have pyrite
 installed, e.g. a venv of its own): how CPython was built matters to pyrite (a build with
-profile-guided optimisation runs its Python code faster), not to the kernel.
+profile-guided optimisation runs its Python code faster), not to the kernel. With
+``--mypyc`` each also runs on a copy of its pyrite with the hot modules compiled by mypyc,
+an experiment beside pyrite (``bench.mypyc_build``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench import mypyc_build
 from bench.chainfile import DEFAULT_CHAIN, read_chain, write_blk_file
 
 TIP = "10c6542b173a81182cb3512e342c1ab53d9c3fb277c830a83510b4d828a36dd2"
@@ -214,14 +217,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-kernel", action="store_true")
     ap.add_argument("--python", nargs="*", default=[sys.executable],
                     help="interpreters to run pyrited on (default: this one)")  # fmt: skip
+    ap.add_argument("--mypyc", action="store_true",
+                    help="also run each pyrite with its hot modules compiled by mypyc "
+                         "(an experiment beside pyrite: see bench.mypyc_build)")  # fmt: skip
     args = ap.parse_args(argv)
-    pythons: list[str] = args.python
-    tags = [""] if len(pythons) == 1 else [f" [{i + 1}]" for i in range(len(pythons))]
-    for python, tag in zip(pythons, tags, strict=True):
-        compile_bytecode(python)
-        print(f"pyrited{tag} on {python}: {describe(python)}")
-    print(f"kernel: {describe(sys.executable).split('|')[0].strip()} ({sys.executable})\n")
     with tempfile.TemporaryDirectory(prefix="chain-blk-") as d:
+        pythons: list[str] = list(args.python)
+        tags = [""] if len(pythons) == 1 else [f" [{i + 1}]" for i in range(len(pythons))]
+        if args.mypyc:
+            for i, python in enumerate(args.python):
+                pythons.append(mypyc_build.build(python, Path(d) / f"mypyc-{i + 1}"))
+                tags.append(f"{tags[i][:-1] + ' ' if tags[i] else ' ['}mypyc]")
+        for python, tag in zip(pythons, tags, strict=True):
+            compile_bytecode(python)
+            print(f"pyrited{tag} on {python}: {describe(python)}")
+        print(f"kernel: {describe(sys.executable).split('|')[0].strip()} ({sys.executable})\n")
         blk = write_blk_file(read_chain(DEFAULT_CHAIN), Path(d) / "bench-blk.dat")
         runs: dict[str, list[Run]] = {}
         for rnd in range(args.rounds):

@@ -39,9 +39,7 @@ def _next_level(level: list[bytes]) -> list[bytes]:
     return [s(h(a + b).digest()).digest() for a, b in zip(pairs, pairs)]  # noqa: B905
 
 
-_set_merkle_memo: Callable[[Block, tuple[bytes, bool]], None] = Block.__dict__[
-    "merkle_memo"
-].__set__
+_set_merkle_memo: Callable[[Block, tuple[bytes, bool]], None] = vars(Block)["merkle_memo"].__set__
 
 
 def merkle_root(hashes: Sequence[bytes]) -> tuple[bytes, bool]:

@@ -25,7 +25,7 @@ _OP_CHECKSIGVERIFY = 0xAD
 _OP_CHECKMULTISIGVERIFY = 0xAF
 _MAX_PUBKEYS_PER_MULTISIG = 20
 
-_set_memo: Callable[[Tx, int], None] = Tx.__dict__["legacy_sigops_memo"].__set__
+_set_memo: Callable[[Tx, int], None] = vars(Tx)["legacy_sigops_memo"].__set__
 
 
 class SpentOutput(Protocol):

@@ -241,7 +241,7 @@ class Tx:
         return self.wtxid[::-1].hex()
 
 
-_set_outputs_at: Callable[[Tx, int], None] = Tx.__dict__["outputs_at"].__set__
+_set_outputs_at: Callable[[Tx, int], None] = vars(Tx)["outputs_at"].__set__
 
 
 class _TxBuilder:
