@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mypyc:
             for i, python in enumerate(args.python):
                 pythons.append(mypyc_build.build(python, Path(d) / f"mypyc-{i + 1}"))
-                tags.append(f"{tags[i][:-1] + ' ' if tags[i] else ' ['}mypyc]")
+                tags.append(f" [{i + 1} mypyc]" if len(args.python) > 1 else " [mypyc]")
         for python, tag in zip(pythons, tags, strict=True):
             compile_bytecode(python)
             print(f"pyrited{tag} on {python}: {describe(python)}")
