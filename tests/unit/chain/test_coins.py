@@ -6,6 +6,7 @@ import hashlib
 import random
 import struct
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from pyrite.chain.compressor import (
     varint,
     varint_at,
 )
-from pyrite.chain.kvstore import LmdbStore, MemoryStore
+from pyrite.chain.kvstore import CHAINSTATE_BEST_BLOCK, LmdbStore, MemoryStore
 from pyrite.chain.utxostats import compute_utxo_stats
 from pyrite.crypto.hashes import sha256d
 from pyrite.crypto.secp import pubkey_from_secret
@@ -452,10 +453,23 @@ def test_add_coins_from_transactions() -> None:
     add_coins(cache, tx, 8, check_for_overwrite=True)
 
 
-def test_random_layers_match_a_model() -> None:
-    """Random adds/spends over DB <- tip <- child with flushes agree with a plain dict."""
-    rng = random.Random(7)
-    store = MemoryStore()
+def _check_cache_invariants(cache: CoinsCache) -> None:
+    """FRESH and other entries apart, DIRTY marks only on the others, FRESH coins
+    unspent, and the script bytes counted those of the unspent coins held."""
+    assert not cache._fresh.keys() & cache._coins.keys()
+    assert cache._dirty <= cache._coins.keys()
+    assert all(c is not None for c in cache._fresh.values())
+    held = [c for c in chain(cache._fresh.values(), cache._coins.values()) if c is not None]
+    assert cache._script_bytes == sum(len(c.script_pubkey) for c in held)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_layers_match_a_model(seed: int) -> None:
+    """Random adds/spends (one by one and a transaction's worth at a time) over DB <- tip
+    <- child, with flushes and syncs, agree with a plain dict; a flush writes only what
+    changed on disk."""
+    rng = random.Random(seed)
+    store = SpyStore()
     db = CoinsDB(store)
     tip = CoinsCache(db)
     model: dict[OutPoint, Coin] = {}
@@ -469,21 +483,45 @@ def test_random_layers_match_a_model() -> None:
             r = rng.random()
             if r < 0.45:
                 c = Coin(rng.randrange(1, 10**9), rng.choice([P2PKH, P2SH, b"\x51"]), 5, False)
-                if o in child_model:
+                if o in child_model or rng.random() < 0.2:
                     child.add_coin(o, c, overwrite=True)
                 else:
                     child.add_coin(o, c)
                 child_model[o] = c
-            elif r < 0.9:
+            elif r < 0.8:
                 assert child.spend_coin(o) == child_model.pop(o, None)
+            elif r < 0.9:  # as ConnectBlock spends a transaction's inputs
+                picked = list(dict.fromkeys(rng.sample(ops, rng.randrange(1, 4))))
+                fetched = child.fetch_coins(picked)
+                assert fetched == [child_model.get(p) for p in picked]
+                if all(fetched):
+                    child.spend_fetched(picked, fetched)  # type: ignore[arg-type]
+                    for p in picked:
+                        del child_model[p]
             else:
                 assert child.get_coin(o) == child_model.get(o)
+            _check_cache_invariants(child)
         if rng.random() < 0.8:
             child.set_best_block(rng.randbytes(32))
             child.flush()
             tip_model = child_model
-        if rng.random() < 0.2:
-            tip.flush()
+            _check_cache_invariants(tip)
+        r = rng.random()
+        if r < 0.3:
+            before = len(store.batches)
+            if r < 0.15:
+                tip.flush()
+                assert len(tip) == 0
+            else:
+                tip.sync()
+                assert tip.dirty_count() == 0
+                assert all(tip.get_coin(o) == c for o, c in tip_model.items())
+            _check_cache_invariants(tip)
+            if len(store.batches) > before:
+                puts, deletes = store.batches[-1]
+                keys = {coin_key(o) for o in tip_model}
+                assert set(puts) <= keys | {CHAINSTATE_BEST_BLOCK}
+                assert not set(deletes) & keys
             model = dict(tip_model)
             assert dict(db.iter_coins()) == model
     tip.flush()
@@ -558,8 +596,9 @@ def test_fetch_coins_and_spend_fetched_match_get_and_spend() -> None:
     tip.spend_fetched(ops, [c for c in fetched if c is not None])
     for o in ops:
         ref.spend_coin(o)
+    assert tip._fresh == ref._fresh
     assert tip._coins == ref._coins
-    assert tip._flags == ref._flags
+    assert tip._dirty == ref._dirty
     assert tip.memory_usage() == ref.memory_usage()
 
 
