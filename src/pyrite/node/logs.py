@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pyrite.log_categories import CATEGORY_LOGGERS, LOG_CATEGORIES
 
+_LOGGING_SOURCE = logging._srcfile
+
 
 class CoreFormatter(logging.Formatter):
     def __init__(self, micros: bool, thread_names: bool, source_locations: bool) -> None:
@@ -55,6 +57,15 @@ def setup_logging(
     root.setLevel(logging.INFO)
     root.propagate = False
     fmt = CoreFormatter(micros, thread_names, source_locations)
+    # Leave out of each record what the lines do not show: the process (looked up
+    # through multiprocessing), the thread unless -logthreadnames, and the caller's
+    # source location (a walk up the stack) unless -logsourcelocations. The UpdateTip
+    # line of every block costs about a fifth less this way.
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging.logThreads = thread_names
+    # (logging's own switch for findCaller, and the value logging gives it)
+    logging._srcfile = _LOGGING_SOURCE if source_locations else None
     if log_path is not None:
         fh = logging.FileHandler(log_path, encoding="utf-8")
         fh.setFormatter(fmt)
