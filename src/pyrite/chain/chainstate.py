@@ -38,7 +38,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,13 @@ from pyrite.chain.index import (
 )
 from pyrite.chain.indexdb import BlockIndexDB
 from pyrite.chain.kvstore import LmdbStore
-from pyrite.chain.scriptcheck import ScriptChecker, SerialScriptChecker
+from pyrite.chain.scriptcheck import (
+    Failure,
+    Item,
+    ScriptChecker,
+    SerialScriptChecker,
+    confirm_failure,
+)
 from pyrite.chain.undo import BlockUndo
 from pyrite.consensus import validation as rules
 from pyrite.consensus.params import ChainParams
@@ -611,21 +617,45 @@ class Chainstate(BlockConnector):
         pending = self._pending
         failures = self.script_checker.resolve(idle)  # (should it raise: still pending)
         self._pending = []
-        failed = next((e for e in pending if e.hash in failures), None)
-        if failed is None:
+        found = self._first_script_failure(pending, failures)
+        if found is None:
             self._notify_tip(self.tip())
             return False
+        failed, block, (tx_index, input_index, code) = found
         while self.chain.contains(failed):  # (blocks never verified: no one hears of them)
             self._disconnect_tip(notify=False)
         self._notify_tip(self.tip())
-        tx_index, input_index, code = failures[failed.hash]
-        block = self.read_block(failed)
         err = rules.script_failure_error(code, block.txs[tx_index], input_index)
         log.info("ERROR: ConnectTip: ConnectBlock %s failed, %s", failed.hash[::-1].hex(),
                  _state_text(err))  # fmt: skip
         self._checked[failed.hash] = err.reason
         self._invalid_block_found(failed)
         return True
+
+    def _first_script_failure(
+        self, pending: list[BlockIndexEntry], failures: dict[Hashable, Failure]
+    ) -> tuple[BlockIndexEntry, Block, Failure] | None:
+        """The first of the ``pending`` blocks that ``failures`` fails, once confirmed
+        (``confirm_failure``), with the block and its failure."""
+        for entry in pending:
+            failure = failures.get(entry.hash)
+            if failure is None:
+                continue
+            block = self.read_block(entry)
+            flags = rules.block_script_flags(entry.height, entry.hash, self.params)
+            confirmed = confirm_failure(failure, self._script_items(entry, block), flags)
+            if confirmed is not None:
+                return entry, block, confirmed
+        return None
+
+    def _script_items(self, entry: BlockIndexEntry, block: Block) -> list[Item]:
+        """A connected block's transactions with the coins they spent (from its undo
+        data), as its script checks took them."""
+        undo = self.read_undo(entry)
+        if len(undo.txs) + 1 != len(block.txs):
+            raise StorageError("block and undo data are inconsistent")
+        # (a Coin starts with the fields of its TxOut: the coins serve as they are)
+        return [(i, block.txs[i], u.spent) for i, u in enumerate(undo.txs, 1)]  # type: ignore[misc]
 
     # ------------------------------------------------------------------ flushing
     def _flush_if_needed(self) -> None:

@@ -9,7 +9,11 @@ still verify this one (see ``Chainstate.deferred_scripts``).
 
 A verdict is the first failing input found, as ``(tx index in block, input index, Core
 error name)``, or None when every input verifies; when several inputs fail it is the
-lowest (tx, input), where Core's check queue reports one of them.
+lowest (tx, input), where Core's check queue reports one of them. A verdict from
+``resolve`` may name the input only (``UNCONFIRMED`` for the error name): the chainstate
+then reads the block and its undo data back and has ``confirm_failure`` find the name,
+so that no transaction or coin need be kept for the rare failure while the workers
+verify (``finish`` confirms its verdict itself, from the transactions it was given).
 
 Both checkers run the scripts of each standard spend (P2PKH, P2WPKH bare or in P2SH, P2TR
 key path) in the calling process up to the signature check, which leaves a *signature
@@ -20,7 +24,8 @@ shapes (multisig, P2WSH, tapscript) whole, with their serialized transaction and
 outputs for the interpreter in the worker. It keeps a few chunks in flight per worker
 process and does the queued chunks itself meanwhile, so every core stays busy whatever
 the split of work. A failed check or input is handed to the script interpreter here,
-whose error is the verdict.
+whose error is the verdict; should the interpreter accept it, every input of the block is
+verified by the interpreter alone (see ``confirm_failure``).
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ log = logging.getLogger("pyrite.validation")
 Failure = tuple[int, int, str]
 Item = tuple[int, Tx, Sequence[TxOut]]
 
+#: a ``Failure``'s error name while only a signature check (or a worker's interpreter)
+#: has failed the input: ``confirm_failure`` finds the name
+UNCONFIRMED = ""
+
 
 class ScriptSession(Protocol):
     """The script checks of one block."""
@@ -79,8 +88,9 @@ class ScriptChecker(Protocol):
     def begin(self, flags: int, key: Hashable = None) -> ScriptSession: ...
 
     def resolve(self, idle: Callable[[], bool] | None = None) -> dict[Hashable, Failure]:
-        """Wait for every deferred session; returns the verdicts that are failures.
-        ``idle`` is other work to do while waiting, a piece per call (False: none left)."""
+        """Wait for every deferred session; returns the verdicts that are failures (an
+        ``UNCONFIRMED`` one for ``confirm_failure``). ``idle`` is other work to do while
+        waiting, a piece per call (False: none left)."""
         ...
 
     def settled(self, key: Hashable) -> bool:
@@ -115,6 +125,42 @@ def _record(failures: dict[Hashable, Failure], key: Hashable, failure: Failure |
         old = failures.get(key)
         if old is None or failure < old:
             failures[key] = failure
+
+
+def _unconfirmed(failed: tuple[int, int] | None) -> Failure | None:
+    return None if failed is None else (failed[0], failed[1], UNCONFIRMED)
+
+
+def confirm_failure(failure: Failure, items: Sequence[Item], flags: int) -> Failure | None:
+    """The verdict on ``failure`` (one of a block's, whose transactions with the outputs
+    they spend ``items`` lists): as it is if it has its error name, else the interpreter's
+    error for that input. Should the interpreter accept the input, the signature check
+    and the interpreter disagree (a bug, logged), and the checks left after the failed
+    one were never made: every input of ``items`` is then verified by the interpreter
+    alone, and the first that fails is the verdict (None if none does)."""
+    tx_index, n_in, code = failure
+    if code != UNCONFIRMED:
+        return failure
+    for index, tx, spent in items:
+        if index == tx_index:
+            pre = PrecomputedTx(tx, spent)
+            out = spent[n_in]
+            try:
+                verify_input_slow(pre, n_in, out.script_pubkey, out.value, flags)
+            except ScriptError as e:
+                return tx_index, n_in, e.code
+            break
+    log.warning("Signature check of input %d of transaction %d failed, but the script "
+                "interpreter accepts the input: verifying every input of the block with "
+                "the interpreter", n_in, tx_index)  # fmt: skip
+    for index, tx, spent in items:
+        pre = PrecomputedTx(tx, spent)
+        for k, out in enumerate(spent):
+            try:
+                verify_input_slow(pre, k, out.script_pubkey, out.value, flags)
+            except ScriptError as e:
+                return index, k, e.code
+    return None
 
 
 def _run_checks(checks: list[tuple[int, list[SigCheck]]], flags: int) -> tuple[int, int] | None:
@@ -170,12 +216,13 @@ CHUNK_INPUTS = 256
 class _Chunk:
     """Signature checks of one session, left by the fast paths (a block's worth for the
     serial checker, ``CHUNK_INPUTS`` or so for a worker), and for a worker the inputs of
-    other shapes too. In case a check fails, each transaction's serialization and spent
-    outputs are kept, not its parsed objects: those are freed with the block, while
-    still in the processor's caches. (Kept until a worker's answer, tens of milliseconds
-    later, freeing them cost 0.2 s of the benchmark chain's import.)"""
+    other shapes too. Nothing else of the transactions is kept (should a check fail, the
+    verdict names the input only, see ``confirm_failure``): their objects and the coins
+    they spend are freed with the block, while still in the processor's caches. (Kept
+    until a worker's answer, tens of milliseconds later, freeing them took 0.06-0.2 s of
+    the benchmark chain's import.)"""
 
-    __slots__ = ("_data", "checks", "flags", "inputs", "key", "pres", "scripts", "sources")
+    __slots__ = ("_data", "checks", "flags", "inputs", "key", "pres", "scripts")
 
     def __init__(self, key: Hashable, flags: int) -> None:
         self.key = key
@@ -185,8 +232,6 @@ class _Chunk:
         self.scripts: list[tuple[int, list[int]]] = []
         #: the precomputed data of the transactions with inputs in ``scripts``
         self.pres: dict[int, PrecomputedTx] = {}
-        #: the other transactions' serialization and spent outputs
-        self.sources: dict[int, tuple[bytes, Sequence[TxOut]]] = {}
         self.inputs = 0
         self._data: bytes | None = None
 
@@ -202,10 +247,6 @@ class _Chunk:
             self.scripts.append((tx_index, slow))
             self.inputs += len(slow)
             self.pres[tx_index] = pre
-        else:
-            spent = pre.spent_outputs
-            assert spent is not None
-            self.sources[tx_index] = (pre.tx.raw, spent)
 
     def packed(self) -> bytes:
         """The work as a worker gets it (serialized once, when first offered): the
@@ -240,28 +281,6 @@ class _Chunk:
             failed = _earlier(failed, _run_scripts(jobs, self.flags))
         return failed
 
-    def verdict(self, failed: tuple[int, int] | None) -> Failure | None:
-        """The failure for a failed check: the interpreter runs that input again for
-        Core's error name (the fast path found the signature invalid; the interpreter
-        will too, and its verdict is the one that counts)."""
-        if failed is None:
-            return None
-        tx_index, n_in = failed
-        pre = self.pres.get(tx_index)
-        if pre is None:
-            raw, outs = self.sources[tx_index]
-            pre = PrecomputedTx(Tx.from_bytes(raw), outs)
-        spent = pre.spent_outputs
-        assert spent is not None
-        out = spent[n_in]
-        try:
-            verify_input_slow(pre, n_in, out.script_pubkey, out.value, self.flags)
-        except ScriptError as e:
-            return tx_index, n_in, e.code
-        log.warning("Signature check of input %d of transaction %d failed, but the script "
-                    "interpreter accepts the input", n_in, tx_index)  # fmt: skip
-        return None
-
 
 def _check_items(items: Sequence[Item], flags: int) -> Failure | None:
     """The serial checker's work: every input's scripts up to the signature check, then
@@ -279,10 +298,10 @@ def _check_items(items: Sequence[Item], flags: int) -> Failure | None:
         if bad is not None:  # every check left so far is for an earlier input
             first = (index, bad[0], bad[1])
             break
-    failed = chunk.verdict(chunk.run())
+    failed = _unconfirmed(chunk.run())
     if failed is None or (first is not None and first < failed):
         return first
-    return failed
+    return confirm_failure(failed, items, flags)
 
 
 class _SerialSession:
@@ -400,13 +419,15 @@ class _ParallelSession:
 
     def finish(self) -> Failure | None:
         checker = self.checker
+        items = self.items
         checker.chunk_cap = SYNC_CHUNKS  # leave this process its share of the block
         try:
             self._send_checks(offer_last=False)
             checker.wait_all()
         finally:
             checker.chunk_cap = 0
-        return checker.failures.pop(self.key, None)
+        failure = checker.failures.pop(self.key, None)
+        return None if failure is None else confirm_failure(failure, items, self.flags)
 
     def defer(self) -> None:
         self._send_checks()
@@ -536,7 +557,7 @@ class ParallelScriptChecker:
     # --- scheduling ---
     def _here(self, chunk: _Chunk) -> None:
         self.inputs_here += chunk.inputs
-        _record(self.failures, chunk.key, chunk.verdict(chunk.run()))
+        _record(self.failures, chunk.key, _unconfirmed(chunk.run()))
         self._closed(chunk.key)
 
     def _closed(self, key: Hashable) -> None:
@@ -579,7 +600,7 @@ class ParallelScriptChecker:
             raise RuntimeError(f"script-check worker failed: {error}")
         chunk, size = worker.sent.popleft()
         worker.sent_bytes -= size
-        _record(self.failures, chunk.key, chunk.verdict(failed))
+        _record(self.failures, chunk.key, _unconfirmed(failed))
         self._closed(chunk.key)
         self.inputs_sent += chunk.inputs
         self.worker_seconds += seconds

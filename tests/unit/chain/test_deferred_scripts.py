@@ -126,8 +126,15 @@ def test_failed_block_rolls_back(
         # connected ahead of the verdict (deferred) or refused as "bad-prevblk" (not indexed)
         e = cs.lookup(b.hash)
         assert e is None or e.status & BLOCK_FAILED_CHILD
-    want = "block-script-verify-flag-failed" if kind == "signature" else "bad-cb-amount"
-    line = f"ConnectBlock {bad_chain[BAD - 1].hash_hex()} failed, {want}"
+    bad_block = bad_chain[BAD - 1]
+    if kind == "signature":  # the interpreter's error, for the input named
+        pairs = zip(bad_block.txs[1:], blocks[BAD - 1].txs[1:], strict=True)
+        bad_tx = next(tx for tx, old in pairs if tx != old)
+        detail = "Script evaluated without error but finished with a false/empty top stack element"
+        want = f"block-script-verify-flag-failed ({detail}), input 0 of {bad_tx.txid_hex()}"
+    else:
+        want = "bad-cb-amount"
+    line = f"ConnectBlock {bad_block.hash_hex()} failed, {want}"
     assert any(r.getMessage().startswith("ERROR: ConnectTip: " + line) for r in caplog.records)
     # the UTXO set is exactly that of the valid prefix, in memory and after a restart
     cs.flush()

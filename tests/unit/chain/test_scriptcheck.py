@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -10,7 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from pyrite.chain.scriptcheck import SYNC_CHUNKS, ParallelScriptChecker, SerialScriptChecker
+from pyrite.chain import scriptcheck
+from pyrite.chain.scriptcheck import (
+    SYNC_CHUNKS,
+    UNCONFIRMED,
+    Failure,
+    ParallelScriptChecker,
+    SerialScriptChecker,
+    confirm_failure,
+)
 from pyrite.primitives import Block, Tx, TxOut
 from pyrite.script.flags import CONSENSUS_FLAGS
 from tests.vectors.test_bcoin_blocks import corrupt_signature, load_block
@@ -37,6 +46,14 @@ def _run(checker: SerialScriptChecker | ParallelScriptChecker, block: Block,
     for i, outs in enumerate(spent):
         session.add(i + 1, block.txs[i + 1], outs)
     return session.finish()
+
+
+def _confirmed(
+    failures: dict[object, Failure], block: Block, spent: list[list[TxOut]]
+) -> dict[object, Failure | None]:
+    """``resolve``'s verdicts as the chainstate takes them: confirmed."""
+    items = [(i + 1, block.txs[i + 1], outs) for i, outs in enumerate(spent)]
+    return {k: confirm_failure(f, items, FLAGS) for k, f in failures.items()}
 
 
 def test_parallel_matches_serial(parallel: ParallelScriptChecker) -> None:
@@ -164,7 +181,7 @@ def test_work_while_waiting_never_costs_a_verdict() -> None:
             for i, outs in enumerate(spent):
                 session.add(i + 1, broken.txs[i + 1] if key == "a" else block.txs[i + 1], outs)
             session.defer()
-        assert checker.resolve(idle) == {"a": want}
+        assert _confirmed(checker.resolve(idle), broken, spent) == {"a": want}
     finally:
         checker.close()
 
@@ -230,7 +247,10 @@ def test_a_last_chunk_of_interpreter_inputs_only_is_verified(chunk_inputs: int) 
         session = checker.begin(FLAGS, "k")
         session.add(last, bad, spent[last - 1])
         session.defer()
-        assert checker.resolve() == {"k": want}
+        resolved = checker.resolve()
+        assert resolved["k"][:2] == want[:2]
+        items = [(last, bad, spent[last - 1])]
+        assert {k: confirm_failure(f, items, FLAGS) for k, f in resolved.items()} == {"k": want}
     finally:
         checker.close()
 
@@ -334,3 +354,39 @@ def test_a_session_is_settled_once_every_chunk_has_a_good_verdict() -> None:
         session.add(i + 1, _with_tx(block, 2, bad).txs[i + 1], outs)
     session.defer()
     assert not serial.settled("bad") and serial.settled("other")
+
+
+def test_a_failure_is_confirmed_by_the_interpreter() -> None:
+    """A failed signature check names the input only; the interpreter gives the error."""
+    block, spent = load_block(928927)
+    index = len(block.txs) - 2
+    bad = corrupt_signature(block.txs[index], 0)
+    assert bad is not None
+    broken = _with_tx(block, index, bad)
+    items = [(i + 1, broken.txs[i + 1], outs) for i, outs in enumerate(spent)]
+    confirmed = confirm_failure((index, 0, UNCONFIRMED), items, FLAGS)
+    assert confirmed is not None and confirmed[:2] == (index, 0) and confirmed[2]
+    assert confirmed == _run(SerialScriptChecker(), broken, spent)
+    # a failure with its error name is the verdict as it is
+    assert confirm_failure((index, 0, "EVAL_FALSE"), items, FLAGS) == (index, 0, "EVAL_FALSE")
+
+
+def test_a_check_the_interpreter_disagrees_with_costs_no_verdict(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Should a signature check fail an input that the interpreter accepts (a bug), the
+    checks after it were never made: the block's every input goes to the interpreter, so
+    a valid block stays valid and a bad signature later in the block is still found."""
+    block, spent = load_block(928927)
+    index = len(block.txs) - 2
+    bad = corrupt_signature(block.txs[index], 0)
+    assert bad is not None
+    broken = _with_tx(block, index, bad)
+    want = _run(SerialScriptChecker(), broken, spent)
+    assert want is not None and want[:2] == (index, 0)
+    # "the first check fails"
+    monkeypatch.setattr(scriptcheck, "first_failing", lambda checks, *options: 0)
+    with caplog.at_level(logging.WARNING, logger="pyrite.validation"):
+        assert _run(SerialScriptChecker(), block, spent) is None
+    assert "interpreter accepts the input" in caplog.text
+    assert _run(SerialScriptChecker(), broken, spent) == want
