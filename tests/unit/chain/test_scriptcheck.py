@@ -40,6 +40,16 @@ def _with_tx(block: Block, index: int, tx: Tx) -> Block:
     return Block(block.header, tuple(txs))
 
 
+def _late_bad_signature() -> tuple[Block, list[list[TxOut]], int, Block]:
+    """Block 928927 with the spent outputs, and a copy whose next-to-last transaction has
+    a bad signature in its first input (with that transaction's index)."""
+    block, spent = load_block(928927)
+    index = len(block.txs) - 2
+    bad = corrupt_signature(block.txs[index], 0)
+    assert bad is not None
+    return block, spent, index, _with_tx(block, index, bad)
+
+
 def _run(checker: SerialScriptChecker | ParallelScriptChecker, block: Block,
          spent: list[list[TxOut]]) -> object:  # fmt: skip
     session = checker.begin(FLAGS)
@@ -159,11 +169,7 @@ def test_lowest_failure_wins_between_interpreter_and_signature_checks(
 def test_work_while_waiting_never_costs_a_verdict() -> None:
     """``resolve(idle)`` does other work while the workers finish; that work failing is
     logged and changes no verdict."""
-    block, spent = load_block(928927)
-    index = len(block.txs) - 2
-    bad = corrupt_signature(block.txs[index], 0)
-    assert bad is not None
-    broken = _with_tx(block, index, bad)
+    block, spent, _, broken = _late_bad_signature()
     want = _run(SerialScriptChecker(), broken, spent)
     checker = ParallelScriptChecker(1, chunk_inputs=16)
     calls = 0
@@ -358,11 +364,7 @@ def test_a_session_is_settled_once_every_chunk_has_a_good_verdict() -> None:
 
 def test_a_failure_is_confirmed_by_the_interpreter() -> None:
     """A failed signature check names the input only; the interpreter gives the error."""
-    block, spent = load_block(928927)
-    index = len(block.txs) - 2
-    bad = corrupt_signature(block.txs[index], 0)
-    assert bad is not None
-    broken = _with_tx(block, index, bad)
+    _, spent, index, broken = _late_bad_signature()
     items = [(i + 1, broken.txs[i + 1], outs) for i, outs in enumerate(spent)]
     confirmed = confirm_failure((index, 0, UNCONFIRMED), items, FLAGS)
     assert confirmed is not None and confirmed[:2] == (index, 0) and confirmed[2]
@@ -377,11 +379,7 @@ def test_a_check_the_interpreter_disagrees_with_costs_no_verdict(
     """Should a signature check fail an input that the interpreter accepts (a bug), the
     checks after it were never made: the block's every input goes to the interpreter, so
     a valid block stays valid and a bad signature later in the block is still found."""
-    block, spent = load_block(928927)
-    index = len(block.txs) - 2
-    bad = corrupt_signature(block.txs[index], 0)
-    assert bad is not None
-    broken = _with_tx(block, index, bad)
+    block, spent, index, broken = _late_bad_signature()
     want = _run(SerialScriptChecker(), broken, spent)
     assert want is not None and want[:2] == (index, 0)
     # "the first check fails"
