@@ -26,7 +26,9 @@ block is connected without waiting for its script verdict, so the next block is 
 and connected while worker processes still verify this one. Nothing leaves memory before
 the verdicts are in: every flush, reorganisation and the end of the context first
 ``_resolve_scripts``; if a block failed, the chain is rolled back to its parent with the
-undo data and the block is marked invalid, exactly as if ConnectBlock had failed. Between
+undo data and the block is marked invalid, exactly as if ConnectBlock had failed (a
+verdict that names only the failed input gets its error from the script interpreter run
+on the block and undo data read back, see ``scriptcheck.confirm_failure``). Between
 blocks, ``publish_verified`` tells the tip listeners of the blocks whose verdicts are all
 in and good.
 """
