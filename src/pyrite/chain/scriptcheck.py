@@ -265,16 +265,19 @@ class _Chunk:
         return self._data
 
     def sent(self) -> None:
-        """The chunk went to a worker: its checks are dropped now rather than freed with
-        the chunk when the answer comes (``run`` takes them back from ``packed``)."""
+        """The chunk went to a worker: its work is dropped now (the checks, and the
+        transactions of any inputs for the interpreter) rather than freed with the chunk
+        when the answer comes (``run`` takes it back from ``packed``)."""
         self.checks = []
+        self.scripts = []
+        self.pres = {}
 
     def run(self) -> tuple[int, int] | None:
         """Do the chunk's work here: (tx index, input index) of the first input that fails."""
-        checks = self.checks
-        if not checks and self._data is not None:  # sent to a worker that has died
-            checks = marshal.loads(self._data)[0]
-        failed = _run_checks(checks, self.flags)
+        if not self.checks and not self.scripts and self._data is not None:
+            # sent to a worker that has died: the work as the worker got it
+            return _worker_check(marshal.loads(self._data))[0]
+        failed = _run_checks(self.checks, self.flags)
         if self.scripts:
             pres = self.pres
             jobs = [(i, pres[i], inputs) for i, inputs in self.scripts]
