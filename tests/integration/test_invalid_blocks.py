@@ -420,6 +420,15 @@ def _(env: Env) -> Block:
     return env.cb.next_block(txs=[env.bip30_tx])
 
 
+@case("bip30-after-an-earlier-failure", "bad-txns-BIP30", "failed-stored")
+def _(env: Env) -> Block:
+    # Core checks BIP30 before any input, so it names the repeat even though an earlier
+    # transaction fails first (pyrite checks BIP30 once the block has failed, here)
+    ghost = OutPoint(sha256(b"no such transaction"), 0)
+    bad = env.cb.spend(ghost, spent_outputs=[TxOut(50 * COIN, env.key.p2wpkh)])
+    return env.cb.next_block(txs=[bad, env.bip30_tx])
+
+
 @case("missingorspent-unknown", "bad-txns-inputs-missingorspent", "failed-stored")
 def _(env: Env) -> Block:
     ghost = OutPoint(sha256(b"no such transaction"), 0)

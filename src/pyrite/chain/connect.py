@@ -56,6 +56,22 @@ class BlockConnector:
             entry.height, entry.hash, anc.hash if anc is not None else None, p
         )
 
+    def _bip30_after_failure(self) -> bool:
+        """Whether BIP30 may be checked only once the block has failed otherwise, which
+        saves a UTXO lookup per output (0.12 s of the benchmark chain's 3.9 s of Python).
+
+        That holds when BIP34 applies from block 1 (regtest, signet, testnet4), where Core
+        still looks up every output (its BIP34 shortcut needs a known activation block).
+        There no block can hold a transaction identical to one with unspent outputs
+        without failing on its inputs. A coinbase carries its own height, so it never
+        repeats (the genesis coinbase is not a coin). Take the first transaction that
+        repeats an earlier one: each coin it spends was created by a transaction that
+        has not repeated, and the original spent that coin, so the coin is gone. The
+        block then fails in ``_connect_txs``, and only then is BIP30 checked. If it
+        finds the repeat, the error is Core's ``bad-txns-BIP30``, which Core checks
+        before every input."""
+        return self.params.bip34_height <= 1
+
     def connect_block(self, block: Block, entry: BlockIndexEntry, view: CoinsCache) -> BlockUndo:
         """Core's ConnectBlock: apply ``block`` to ``view``; raises BlockValidationError.
 
@@ -72,7 +88,9 @@ class BlockConnector:
         if entry.hash not in self._block_checked:  # Core's fChecked: checked on acceptance
             rules.check_block(block, params)
         txs = block.txs
-        if self._enforce_bip30(entry):
+        bip30 = self._enforce_bip30(entry)
+        bip30_late = bip30 and self._bip30_after_failure()
+        if bip30 and not bip30_late:
             rules.check_bip30_outputs(block, view.have_any_output)
         flags = rules.block_script_flags(height, entry.hash, params)
         skip_scripts = self._scripts_assumed_valid(entry)
@@ -97,6 +115,8 @@ class BlockConnector:
                 self.disconnect_block(
                     Block(block.header, tuple(applied)), entry, BlockUndo(undo_txs), view
                 )
+            if bip30_late:  # the view is as before the block again
+                rules.check_bip30_outputs(block, view.have_any_output)
             raise
         view.set_best_block(entry.hash)
         return BlockUndo(undo_txs)
