@@ -44,6 +44,24 @@ def _var_bytes(b: bytes) -> bytes:
     return (_SIZE1[n] if n < 0xFD else compact_size(n)) + b
 
 
+#: the SHA256 and double SHA256 of the sequences of a transaction's inputs, by those
+#: sequences: most transactions give every input the same sequence (final, or one of a
+#: few conventional values), so these few hashes recur; cleared whole when full
+_SEQUENCE_HASHES: dict[bytes, tuple[bytes, bytes]] = {}
+_SEQUENCE_HASHES_SIZE = 1024
+
+
+def _sequence_hashes(sequences: bytes) -> tuple[bytes, bytes]:
+    hashes = _SEQUENCE_HASHES.get(sequences)
+    if hashes is None:
+        single = _sha256(sequences).digest()
+        hashes = (single, sha256_short(single).digest())
+        if len(_SEQUENCE_HASHES) >= _SEQUENCE_HASHES_SIZE:
+            _SEQUENCE_HASHES.clear()
+        _SEQUENCE_HASHES[sequences] = hashes
+    return hashes
+
+
 #: struct unpackers cutting n blank inputs into their outpoints and sequences, by n
 _CUTS: dict[int, Callable[[bytes], tuple[bytes, ...]]] = {}
 
@@ -89,7 +107,7 @@ class PrecomputedTx:
             spent_outputs = tuple(spent_outputs)
         self.spent_outputs: Sequence[TxOut] | None = spent_outputs
         self._parts: tuple[bytes, bytes] | None = None
-        self._in_hashes: tuple[bytes, bytes] | None = None
+        self._in_hashes: tuple[bytes, bytes, bytes] | None = None
         self._outputs: bytes | None = None
         self._amounts: bytes | None = None
         self._scripts: bytes | None = None
@@ -128,8 +146,9 @@ class PrecomputedTx:
         of the transaction."""
         return self._tx_parts()[0]
 
-    def _input_hashes(self) -> tuple[bytes, bytes]:
-        """SHA256 of the outpoints and of the sequences, both cut from ``blanks()``."""
+    def _input_hashes(self) -> tuple[bytes, bytes, bytes]:
+        """SHA256 of the outpoints and of the sequences, both cut from ``blanks()``, and
+        the double SHA256 of the sequences (BIP143's hashSequence)."""
         hashes = self._in_hashes
         if hashes is None:
             b = (self._parts or self._tx_parts())[0]
@@ -141,7 +160,10 @@ class PrecomputedTx:
                 pieces = cut(b)  # outpoint, sequence, outpoint, sequence, ...
                 prevouts = b"".join(pieces[0::2])
                 sequences = b"".join(pieces[1::2])
-            hashes = self._in_hashes = (_sha256(prevouts).digest(), _sha256(sequences).digest())
+            hashes = self._in_hashes = (
+                _sha256(prevouts).digest(),
+                *(_SEQUENCE_HASHES.get(sequences) or _sequence_hashes(sequences)),
+            )
         return hashes
 
     # single-SHA256 building blocks (BIP341); BIP143 uses their double hashes
@@ -198,9 +220,8 @@ class PrecomputedTx:
         and the three hashes."""
         parts = self._h143_all
         if parts is None:
-            sp, ss = self._in_hashes or self._input_hashes()
+            sp, _, hs = self._in_hashes or self._input_hashes()
             hp = sha256_short(sp).digest()
-            hs = sha256_short(ss).digest()
             ho = sha256_short(self._outputs or self.sha_outputs()).digest()
             raw = self.tx.raw
             parts = self._h143_all = (
@@ -217,7 +238,7 @@ class PrecomputedTx:
         prefix = self._tap_prefix
         if prefix is None or prefix[65] != hash_type:
             raw = self.tx.raw
-            sp, ss = self._in_hashes or self._input_hashes()
+            sp, ss, _ = self._in_hashes or self._input_hashes()
             prefix = b"".join(
                 (
                     _TAPSIGHASH_TAG,

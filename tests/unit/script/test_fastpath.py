@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import random
 
+import pytest
+
 from pyrite.crypto import secp
 from pyrite.crypto.hashes import hash160
 from pyrite.primitives.tx import OutPoint, Tx, TxIn, TxOut
@@ -414,3 +416,25 @@ def test_multisig_with_a_key_that_does_not_parse() -> None:
             assert (want == "OK") == want_ok, (keys, kind, want)
             got = try_multisig(PrecomputedTx(tx, spent), 0, spk, 7000, flags)
             assert got == want_ok, (keys, kind)
+
+
+def test_sequence_hash_memo_gives_the_hashes_of_the_sequences(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memo of sequence hashes (shared by BIP143 and BIP341) agrees with hashing the
+    sequences directly, also across the memo being cleared when full."""
+    import pyrite.script.sighash as sighash
+
+    monkeypatch.setattr(sighash, "_SEQUENCE_HASHES_SIZE", 3)
+    monkeypatch.setattr(sighash, "_SEQUENCE_HASHES", {})
+    rng = random.Random(7)
+    for i in range(40):
+        n = rng.randint(1, 4)
+        seqs = [rng.choice([0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0, i]) for _ in range(n)]
+        vin = tuple(TxIn(OutPoint(bytes([i, k]) * 16, k), b"", s) for k, s in enumerate(seqs))
+        tx = Tx(2, vin, (TxOut(1000, b"\x51"),), 0)
+        pre = PrecomputedTx(tx, [TxOut(2000, b"\x51")] * n)
+        raw = b"".join(s.to_bytes(4, "little") for s in seqs)
+        assert pre.sha_sequences() == hashlib.sha256(raw).digest()
+        assert pre.bip143_hashes()[1] == hashlib.sha256(hashlib.sha256(raw).digest()).digest()
+        assert len(sighash._SEQUENCE_HASHES) <= 3
