@@ -52,13 +52,12 @@ _SEQUENCE_HASHES_SIZE = 1024
 
 
 def _sequence_hashes(sequences: bytes) -> tuple[bytes, bytes]:
-    hashes = _SEQUENCE_HASHES.get(sequences)
-    if hashes is None:
-        single = _sha256(sequences).digest()
-        hashes = (single, sha256_short(single).digest())
-        if len(_SEQUENCE_HASHES) >= _SEQUENCE_HASHES_SIZE:
-            _SEQUENCE_HASHES.clear()
-        _SEQUENCE_HASHES[sequences] = hashes
+    """The memo's entry for ``sequences`` (not in it yet): computed, then kept."""
+    single = _sha256(sequences).digest()
+    hashes = (single, sha256_short(single).digest())
+    if len(_SEQUENCE_HASHES) >= _SEQUENCE_HASHES_SIZE:
+        _SEQUENCE_HASHES.clear()
+    _SEQUENCE_HASHES[sequences] = hashes
     return hashes
 
 
