@@ -854,3 +854,20 @@ def test_timewarp_rule_when_bip94_is_on(tmp_path: Path) -> None:
         assert cb.tip.height == interval
         # Inside a period the rule does not apply.
         assert cb.submit(cb.next_block(time=cb.tip.time - 601)) is None
+
+
+def test_bip30_checked_first_where_bip34_starts_later(tmp_path: Path) -> None:
+    """Where BIP34 is not in force from block 1, a coinbase can repeat an earlier one
+    whose output is still unspent, and nothing else fails: BIP30 must be checked before
+    the block is connected (pyrite defers it only where BIP34 holds from block 1)."""
+    params = dataclasses.replace(get_params("regtest"), bip34_height=1000)
+    script_sig = b"\x51\x51"  # the same in both coinbases: no height in it
+    with ChainBuilder(tmp_path / "late-bip34", params) as cb:
+        first = cb.next_block(coinbase_script_sig=script_sig, witness_commitment=False)
+        assert cb.submit(first) is None
+        repeat = cb.next_block(coinbase_script_sig=script_sig, witness_commitment=False)
+        assert repeat.txs[0].txid == first.txs[0].txid
+        tip = cb.tip
+        assert cb.submit(repeat) == "bad-txns-BIP30"
+        assert cb.tip is tip
+        assert cb.cs.get_coin(OutPoint(first.txs[0].txid, 0)) is not None
