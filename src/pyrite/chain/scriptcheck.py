@@ -307,15 +307,23 @@ def _check_items(items: Sequence[Item], flags: int) -> Failure | None:
     return confirm_failure(failed, items, flags)
 
 
-class _SerialSession:
-    def __init__(self, checker: SerialScriptChecker, flags: int, key: Hashable) -> None:
-        self.checker = checker
+class _Session:
+    """What both sessions keep: the block's transactions with the outputs they spend, as
+    ConnectBlock adds them."""
+
+    def __init__(self, flags: int, key: Hashable) -> None:
         self.flags = flags
         self.key = key
         self.items: list[Item] = []
 
     def add(self, tx_index: int, tx: Tx, spent: list[TxOut]) -> None:
         self.items.append((tx_index, tx, spent))
+
+
+class _SerialSession(_Session):
+    def __init__(self, checker: SerialScriptChecker, flags: int, key: Hashable) -> None:
+        super().__init__(flags, key)
+        self.checker = checker
 
     def finish(self) -> Failure | None:
         return _check_items(self.items, self.flags)
@@ -376,7 +384,7 @@ def _worker_check(
     return failed, time.perf_counter() - t0
 
 
-class _ParallelSession:
+class _ParallelSession(_Session):
     """Once the block is connected, the main process computes each standard spend's
     signature hash (the fast paths, which need the parsed transaction and its precomputed
     data); the signature checks, and the inputs of other shapes, go out in chunks.
@@ -385,13 +393,8 @@ class _ParallelSession:
     still busy with earlier blocks meanwhile.)"""
 
     def __init__(self, checker: ParallelScriptChecker, flags: int, key: Hashable) -> None:
+        super().__init__(flags, key)
         self.checker = checker
-        self.flags = flags
-        self.key = key
-        self.items: list[Item] = []
-
-    def add(self, tx_index: int, tx: Tx, spent: list[TxOut]) -> None:
-        self.items.append((tx_index, tx, spent))
 
     def _send_checks(self, offer_last: bool = True) -> None:
         """Run the scripts of the transactions added, queueing their signature checks;

@@ -250,8 +250,9 @@ def check_sequence_locks(
     get_mtp_at_height: Callable[[int], int],
 ) -> None:
     """The BIP68 step of ConnectBlock: raise ``bad-txns-nonfinal`` if ``tx`` is still locked."""
-    locks = calculate_sequence_locks(tx, flags, prev_heights, get_mtp_at_height)
-    if not evaluate_sequence_locks(block_height, block_prev_mtp, locks):
+    if not sequence_locks_ok(
+        tx, flags, prev_heights, block_height, block_prev_mtp, get_mtp_at_height
+    ):
         raise BlockValidationError(
             REASON_NONFINAL,
             f"contains a non-BIP68-final transaction {tx.txid_hex()}",
