@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from pyrite.chain.chainstate import PACK_PAUSE
+from pyrite.chain.coins import Coin
 from pyrite.chain.utxostats import UtxoStats
 from pyrite.consensus.subsidy import get_block_subsidy
-from pyrite.primitives import Block, OutPoint, Tx
+from pyrite.primitives import Block, OutPoint, Tx, TxOut
 from tests.integration.chainutil import ChainBuilder
 
 BASE_HEIGHT = 110
@@ -366,3 +368,63 @@ def test_reorg_triggered_by_late_parent_stops_at_the_last_valid_block(cb: ChainB
     assert cb.cs.get_coin(cb.coinbase_outpoint(a1)) is None
     restart(cb)
     assert cb.entry(b4).failed()
+
+
+# --------------------------------------------------------------------------- a packed cache
+
+
+def test_packed_coins_through_spends_reorgs_and_restarts(cb: ChainBuilder, tmp_path: Path) -> None:
+    """A coins cache too small for a block's 150 new coins packs them (``CoinsCache.pack``)
+    instead of flushing; spending some of them, disconnecting and reconnecting those
+    blocks, and restarting leave the UTXO set a fresh node with a large cache has."""
+    cb.cs.dbcache_bytes = 1
+    cb.cs.flush()  # (over the limit: the cache is emptied)
+    fan = cb.spend(cb.coinbase_outpoint(1), outputs=[TxOut(1_000_000 + i, cb.key.p2wpkh)
+                                                      for i in range(150)])  # fmt: skip
+    cb.cs.dbcache_bytes = 40_000  # over it with 150 coins, under it packed
+    a = cb.mine(1, txs=[fan])[0]
+    coins = cb.cs.coins
+    assert coins.packed_count() == 150 and coins.memory_usage() <= 40_000
+    picked = [out(fan, n) for n in (149, 3, 77, 0, 120, 51)]
+    b = cb.mine(1, txs=[cb.spend(picked), cb.spend(out(fan, 5), to_script=cb.key.p2tr)])[0]
+    assert coins.packed_count() == 150 - 7
+    assert all(cb.cs.get_coin(op) is None for op in picked)
+    stats = cb.utxo_stats()
+    assert_matches_fresh_node(cb, tmp_path / "fresh")
+
+    cb.cs.invalidate_block(cb.entry(a))  # both blocks disconnected: the coins come back
+    cb.cs.activate_best_chain()
+    assert cb.tip.hash != b.hash
+    assert all(cb.cs.get_coin(out(fan, n)) is None for n in range(150))
+    cb.cs.reconsider_block(cb.entry(a))
+    assert cb.tip.hash == b.hash
+    assert cb.utxo_stats() == stats
+    cb.cs.invalidate_block(cb.entry(b))
+    cb.cs.activate_best_chain()
+    height = cb.entry(a).height
+    assert cb.cs.get_coin(out(fan, 149)) == Coin(1_000_149, cb.key.p2wpkh, height, False)
+    cb.cs.reconsider_block(cb.entry(b))
+    assert cb.utxo_stats() == stats
+    restart(cb)
+    assert_matches_fresh_node(cb, tmp_path / "fresh2")
+
+
+def test_packing_pauses_when_the_packed_coins_are_flushed_unspent(cb: ChainBuilder) -> None:
+    """Coins packed and then written out unspent by the next flush cost time for nothing:
+    the next ``PACK_PAUSE`` flushes come without packing."""
+    cs = cb.cs
+    cs.dbcache_bytes = 1
+    cs.flush()
+    cs.dbcache_bytes = 40_000
+    outputs = [TxOut(1_000_000 + i, cb.key.p2wpkh) for i in range(150)]
+    cb.mine(1, txs=[cb.spend(cb.coinbase_outpoint(1), outputs=outputs)])
+    assert cs.coins.packed_count() == 150
+    cs.dbcache_bytes = 1
+    cs.flush()  # none of the 150 was spent
+    assert cs.coins.packed_count() == 0 and len(cs.coins) == 0
+    cs.dbcache_bytes = 40_000
+    for k in range(PACK_PAUSE):
+        cb.mine(1, txs=[cb.spend(cb.coinbase_outpoint(2 + k), outputs=outputs)])
+        assert cs.coins.packed_count() == 0 and len(cs.coins) < 10  # flushed instead
+    cb.mine(1, txs=[cb.spend(cb.coinbase_outpoint(2 + PACK_PAUSE), outputs=outputs)])
+    assert cs.coins.packed_count() == 150  # tried again

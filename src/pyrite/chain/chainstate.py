@@ -81,6 +81,10 @@ bench_log = logging.getLogger("pyrite.bench")
 
 DEFAULT_DBCACHE = 450 << 20
 FLUSH_INTERVAL = 60.0  # seconds between periodic flushes of the state to disk
+#: packing the coins cache is paused (for ``PACK_PAUSE`` flushes) when fewer than this
+#: share of the coins packed before a flush were spent or read by then
+PACK_PAYS = 0.25
+PACK_PAUSE = 4
 MAX_ORPHAN_BLOCKS = 100
 
 
@@ -143,6 +147,10 @@ class Chainstate(BlockConnector):
         self._reverse_sequence = -1
         self._last_precious_work = 0
         self._last_flush = time.monotonic()
+        #: coins packed since the last flush, and how many flushes to come without packing
+        #: (see ``_pack_coins``)
+        self._packed_in_cycle = 0
+        self._pack_pause = 0
         self._index_store: LmdbStore | None = None
         self.reindexing = False
         self._coins_store: LmdbStore | None = None
@@ -661,11 +669,45 @@ class Chainstate(BlockConnector):
 
     # ------------------------------------------------------------------ flushing
     def _flush_if_needed(self) -> None:
+        if self.coins.memory_usage() > self.dbcache_bytes and not self._pack_pause:
+            self._pack_coins()
         if (
             self.coins.memory_usage() > self.dbcache_bytes
             or time.monotonic() - self._last_flush > self.flush_interval
         ):
             self.flush(force=True)
+
+    def _pack_coins(self) -> None:
+        """Pack the cache's FRESH coins (``CoinsCache.pack``), which have outgrown
+        ``-dbcache``: a flush follows only if that is not enough.
+
+        Packing pays when the packed coins are spent before the next flush (each is then
+        decoded once instead of written to the database and read back) and costs about 1
+        us a coin when they are flushed all the same. So when a flush finds that fewer than
+        ``PACK_PAYS`` of the coins packed since the previous one were spent or read, the
+        next ``PACK_PAUSE`` flushes come without packing (the cache then works as Core's
+        does), and packing is tried again after them."""
+        before = self.coins.memory_usage()
+        t0 = time.perf_counter()
+        count = self.coins.pack()
+        self._packed_in_cycle += count
+        if count:
+            bench_log.debug("Packed %d coins of the coins cache: %.2fMiB -> %.2fMiB (%.2fms)",
+                            count, before / (1 << 20), self.coins.memory_usage() / (1 << 20),
+                            (time.perf_counter() - t0) * 1000)  # fmt: skip
+
+    def _review_packing(self) -> None:
+        """At a flush that empties the cache: pause packing if it did not pay (see
+        ``_pack_coins``)."""
+        packed = self._packed_in_cycle
+        self._packed_in_cycle = 0
+        if self._pack_pause:
+            self._pack_pause -= 1
+        elif packed and packed - self.coins.packed_count() < packed * PACK_PAYS:
+            self._pack_pause = PACK_PAUSE
+            bench_log.debug("Packing paused for %d flushes: %d of the %d coins packed were "
+                            "still packed", PACK_PAUSE, self.coins.packed_count(),
+                            packed)  # fmt: skip
 
     def flush(self, force: bool = True) -> None:
         """FlushStateToDisk: block files, then block index, then coins + best block."""
@@ -683,6 +725,7 @@ class Chainstate(BlockConnector):
             bench_log.debug("FlushStateToDisk: %s started", what)
             t0 = time.perf_counter()
             if usage > self.dbcache_bytes:
+                self._review_packing()
                 self.coins.flush()
             else:
                 self.coins.sync()

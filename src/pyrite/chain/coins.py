@@ -36,9 +36,14 @@ undo files were fsynced and the block index was written (see
 The compact encodings are in ``compressor``; ``utxostats`` scans the flushed set for
 ``gettxoutsetinfo``.
 
-Performance: coins are immutable ``__slots__`` objects shared between layers,
-and a cache is two plain dicts keyed by ``OutPoint`` and a set of the DIRTY
-keys that are not FRESH; no per-access objects are created.
+Performance: coins are immutable tuples shared between layers, and a cache is
+plain dicts keyed by ``OutPoint`` and a set of the DIRTY keys that are not FRESH;
+no per-access objects are created. When the tip outgrows ``-dbcache`` the
+chainstate first *packs* its FRESH coins (``CoinsCache.pack``: each into one
+bytes object, about 60% of the memory of a Coin) and flushes only if that is not
+enough, so a cache of a given size holds about 1.7 times as many coins before
+the first flush, and a coin that is packed and then spent is decoded once
+instead of written to the database and read back.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, repeat
 from operator import itemgetter
+from struct import Struct
 from typing import Final, NamedTuple, Protocol
 
 from pyrite.chain.compressor import (
@@ -124,6 +130,7 @@ class Coin(NamedTuple):
 
 #: about the bytes one coin record adds to the store (key and value): a size hint
 _RECORD_BYTES = 80
+_NO_PACKED: Mapping[OutPoint, bytes] = {}
 _TXID = itemgetter(0)
 
 
@@ -216,10 +223,11 @@ class CoinsDB:
         coins: Mapping[OutPoint, Coin | None],
         dirty: Collection[OutPoint],
         best_block: bytes,
+        packed: Mapping[OutPoint, bytes] = _NO_PACKED,
     ) -> None:
         """``batch_write`` straight from a cache's maps (see ``CoinsCache``): every coin
-        of ``fresh`` (which the database does not hold) and the entries of ``coins``
-        named by ``dirty`` (None: delete). Each record is serialized as the store takes
+        of ``fresh`` and of ``packed`` (which the database does not hold) and the entries
+        of ``coins`` named by ``dirty`` (None: delete). Each record is serialized as the store takes
         it, so a flush needs no copy of the changes. The records go in txid order, close
         to the store's key order: LMDB then writes a large batch in about a third of the
         time it takes in the cache's order (measured: 1.2M changes, 1.1 s against 3.3 s),
@@ -229,12 +237,19 @@ class CoinsDB:
 
         def ops() -> Iterator[tuple[bytes, bytes | None]]:
             get_fresh = fresh.get
-            for op in sorted(chain(fresh, dirty), key=_TXID):
-                coin = get_fresh(op) or coins[op]
+            get_packed = packed.get
+            for op in sorted(chain(fresh, packed, dirty), key=_TXID):
+                coin = get_fresh(op)
+                if coin is None:
+                    record = get_packed(op)
+                    if record is not None:
+                        yield coin_key(op), _core_record(record)
+                        continue
+                    coin = coins[op]
                 yield coin_key(op), None if coin is None else coin.serialize()
             yield CHAINSTATE_BEST_BLOCK, best_block
 
-        self.store.write_ops(ops, (len(fresh) + len(dirty)) * _RECORD_BYTES)
+        self.store.write_ops(ops, (len(fresh) + len(packed) + len(dirty)) * _RECORD_BYTES)
 
     def iter_coins(self) -> Iterator[tuple[OutPoint, Coin]]:
         """Every stored coin in key order (txid bytes, then VARINT(n) bytes)."""
@@ -253,6 +268,34 @@ class CoinsDB:
 # FRESH (a set slot), measured with tracemalloc; scripts' own lengths are added on top.
 ENTRY_BYTES = 330
 DIRTY_BYTES = 40
+#: the same for a packed coin (dict slot, OutPoint, the record's bytes header; measured
+#: 176 B against 296 B for a Coin, both scaled up as ENTRY_BYTES is)
+PACKED_BYTES = 195
+
+#: a packed coin: value and ``height * 2 + coinbase``, then the script as it is
+_PACKED = Struct("<qI")
+_PACKED_SIZE = _PACKED.size
+_pack = _PACKED.pack
+_unpack_from = _PACKED.unpack_from
+
+
+def _pack_coin(coin: Coin) -> bytes:
+    value, script, height, coinbase = coin
+    return _pack(value, (height << 1) | coinbase) + script
+
+
+def _unpack_coin(record: bytes) -> Coin:
+    value, code = _unpack_from(record)
+    return _new(Coin, (value, record[_PACKED_SIZE:], code >> 1, code & 1 == 1))
+
+
+def _core_record(record: bytes) -> bytes:
+    """``_unpack_coin(record).serialize()``, without the Coin."""
+    value, code = _unpack_from(record)
+    return (_VARINT1[code] if code < 0x80 else varint(code)) + compress_txout(
+        value, record[_PACKED_SIZE:]
+    )
+
 
 _MISSING: Final = Coin(-1, b"", -1, False)  # sentinel: not cached
 _new = tuple.__new__  # builds an OutPoint without its Python-level __new__
@@ -269,15 +312,32 @@ class CoinsCache:
     * ``_coins`` maps the other cached outpoints to a Coin, or to None for a spent coin
       whose spending the parent has not seen yet;
     * ``_dirty`` names the entries of ``_coins`` that differ from the parent.
+    * ``_packed`` and ``_packed_clean`` hold the coins that ``pack`` stored compactly
+      (records of ``_pack_coin``): FRESH ones, and clean ones (unspent, not DIRTY) of
+      ``_coins``. Whatever touches one of them first moves it back, decoded, to
+      ``_fresh`` or ``_coins`` (``_unpack``), so that the rest of the code never sees a
+      packed coin.
 
-    An outpoint is in at most one of ``_fresh`` and ``_coins``.
+    An outpoint is in at most one of ``_fresh``, ``_packed``, ``_packed_clean`` and
+    ``_coins``.
     """
 
-    __slots__ = ("_best", "_coins", "_dirty", "_fresh", "_parent", "_script_bytes")
+    __slots__ = (
+        "_best",
+        "_coins",
+        "_dirty",
+        "_fresh",
+        "_packed",
+        "_packed_clean",
+        "_parent",
+        "_script_bytes",
+    )
 
     def __init__(self, parent: CoinsView) -> None:
         self._parent = parent
         self._fresh: dict[OutPoint, Coin] = {}
+        self._packed: dict[OutPoint, bytes] = {}
+        self._packed_clean: dict[OutPoint, bytes] = {}
         self._coins: dict[OutPoint, Coin | None] = {}
         self._dirty: set[OutPoint] = set()
         self._script_bytes = 0
@@ -293,6 +353,8 @@ class CoinsCache:
         coin = self._fresh.get(outpoint)
         if coin is not None:
             return coin
+        if (self._packed or self._packed_clean) and self._unpack(outpoint):
+            return self.get_coin(outpoint)
         coin = self._coins.get(outpoint, _MISSING)
         if coin is _MISSING:
             coin = self._parent.get_coin(outpoint)
@@ -317,7 +379,7 @@ class CoinsCache:
         return coins
 
     def have_coin(self, outpoint: OutPoint) -> bool:
-        if outpoint in self._fresh:
+        if outpoint in self._fresh or outpoint in self._packed or outpoint in self._packed_clean:
             return True
         coin = self._coins.get(outpoint, _MISSING)
         if coin is _MISSING:  # get_coin(outpoint) is not None
@@ -332,6 +394,9 @@ class CoinsCache:
         exactly what the loop caches)."""
         if any(map(self._fresh.__contains__, _output_keys(txs))):
             return True
+        for packed in (self._packed, self._packed_clean):
+            if packed and any(map(packed.__contains__, _output_keys(txs))):
+                return True
         if not self._coins or not any(map(self._coins.__contains__, _output_keys(txs))):
             parent = self._parent
             if type(parent) is CoinsCache or type(parent) is CoinsDB:
@@ -342,7 +407,12 @@ class CoinsCache:
 
     def have_coin_in_cache(self, outpoint: OutPoint) -> bool:
         """True if an unspent coin is cached here (no parent lookup)."""
-        return outpoint in self._fresh or self._coins.get(outpoint) is not None
+        return (
+            outpoint in self._fresh
+            or outpoint in self._packed
+            or outpoint in self._packed_clean
+            or self._coins.get(outpoint) is not None
+        )
 
     def best_block(self) -> bytes:
         if self._best is None:
@@ -381,6 +451,7 @@ class CoinsCache:
         fresh = self._fresh
         coins = self._coins
         put = fresh.setdefault  # the usual case, a new coin, in one lookup
+        packed = self._packed or self._packed_clean
         sb = self._script_bytes
         n = first - 1
         for value, spk in outputs:
@@ -388,6 +459,8 @@ class CoinsCache:
             if (spk and spk[0] == 0x6A) or len(spk) > MAX_SCRIPT_SIZE:
                 continue
             outpoint = _new(OutPoint, (txid, n))
+            if packed:
+                self._unpack(outpoint)
             coin = _new(Coin, (value, spk, height, coinbase))
             sb += len(spk)
             if overwrite:  # the parent may hold it: not FRESH, unless it already was
@@ -426,6 +499,8 @@ class CoinsCache:
         Mirrors SpendCoin: a FRESH coin is simply forgotten, any other becomes
         a DIRTY spent entry that the next flush deletes from the parent.
         """
+        if self._packed or self._packed_clean:
+            self._unpack(outpoint)
         coin = self._fresh.pop(outpoint, None)
         if coin is not None:
             self._script_bytes -= len(coin.script_pubkey)
@@ -459,6 +534,9 @@ class CoinsCache:
     def uncache(self, outpoint: OutPoint) -> None:
         """Drop a clean (non-DIRTY) entry to save memory (mirrors Uncache)."""
         if outpoint not in self._dirty:
+            record = self._packed_clean.pop(outpoint, None)
+            if record is not None:
+                self._script_bytes -= len(record) - _PACKED_SIZE
             coin = self._coins.pop(outpoint, None)
             if coin is not None:
                 self._script_bytes -= len(coin.script_pubkey)
@@ -481,8 +559,11 @@ class CoinsCache:
         fresh = self._fresh
         coins = self._coins
         dirty = self._dirty
+        unpack = self._unpack if self._packed or self._packed_clean else None
         sb = self._script_bytes
         for op, coin, child_fresh in entries:
+            if unpack is not None:
+                unpack(op)
             old = fresh.get(op)
             if old is not None:  # FRESH here: stays so, or is forgotten if spent
                 if child_fresh:
@@ -530,6 +611,8 @@ class CoinsCache:
         coins = self._coins
         for op, coin in self._fresh.items():
             yield op, coin, True
+        for op, record in self._packed.items():
+            yield op, _unpack_coin(record), True
         for op in self._dirty:
             yield op, coins[op], False
 
@@ -540,15 +623,19 @@ class CoinsCache:
             parent._take(self._entries(), self.best_block())
             return
         if type(parent) is CoinsDB:
-            parent.write_changes(self._fresh, self._coins, self._dirty, self.best_block())
+            parent.write_changes(
+                self._fresh, self._coins, self._dirty, self.best_block(), self._packed
+            )
             return
         changes = {op: coin for op, coin, _ in self._entries()}
-        parent.batch_write(changes, self.best_block(), self._fresh.keys())
+        parent.batch_write(changes, self.best_block(), self._fresh.keys() | self._packed.keys())
 
     def flush(self) -> None:
         """Write every change and the best block to the parent in one batch, then empty."""
         self._push()
         self._fresh.clear()
+        self._packed.clear()
+        self._packed_clean.clear()
         self._coins.clear()
         self._dirty.clear()
         self._script_bytes = 0
@@ -561,6 +648,12 @@ class CoinsCache:
             if coins[op] is None:
                 del coins[op]
         self._dirty.clear()
+        if self._packed:  # clean now
+            if self._packed_clean:
+                self._packed_clean.update(self._packed)
+            else:
+                self._packed_clean = self._packed
+            self._packed = {}
         # the smaller map goes into the larger (whose keys then stay put)
         fresh: dict[OutPoint, Coin | None] = self._fresh  # type: ignore[assignment]
         if len(fresh) > len(coins):
@@ -570,11 +663,51 @@ class CoinsCache:
             coins.update(fresh)
         self._fresh = {}
 
+    # --- packing ---
+    def pack(self) -> int:
+        """Store every FRESH coin and every clean cached coin compactly, in about 60% of
+        the memory (see ``PACKED_BYTES``); returns how many were packed. Nothing else
+        changes: a packed coin keeps its flags, and reading or spending it gives the same
+        Coin as before."""
+        fresh = self._fresh
+        count = len(fresh)
+        if fresh:
+            records = zip(fresh, map(_pack_coin, fresh.values()), strict=True)
+            if self._packed:
+                self._packed.update(records)
+            else:
+                self._packed = dict(records)
+            self._fresh = {}
+        coins = self._coins
+        dirty = self._dirty
+        clean = [(op, coin) for op, coin in coins.items() if coin is not None and op not in dirty]
+        if clean:
+            count += len(clean)
+            put = self._packed_clean.__setitem__
+            drop = coins.__delitem__
+            for op, coin in clean:
+                put(op, _pack_coin(coin))
+                drop(op)
+        return count
+
+    def _unpack(self, outpoint: OutPoint) -> bool:
+        """Move a packed coin back to ``_fresh`` or ``_coins``; False if it is not packed."""
+        record = self._packed.pop(outpoint, None)
+        if record is not None:
+            self._fresh[outpoint] = _unpack_coin(record)
+            return True
+        record = self._packed_clean.pop(outpoint, None)
+        if record is not None:
+            self._coins[outpoint] = _unpack_coin(record)
+            return True
+        return False
+
     # --- accounting ---
     def memory_usage(self) -> int:
         """Estimated bytes held by this cache (entries, DIRTY marks and scripts)."""
         return (
             (len(self._fresh) + len(self._coins)) * ENTRY_BYTES
+            + (len(self._packed) + len(self._packed_clean)) * PACKED_BYTES
             + len(self._dirty) * DIRTY_BYTES
             + self._script_bytes
         )
@@ -582,12 +715,16 @@ class CoinsCache:
     def needs_flush(self, dbcache_bytes: int) -> bool:
         return self.memory_usage() > dbcache_bytes
 
+    def packed_count(self) -> int:
+        """How many coins are held packed."""
+        return len(self._packed) + len(self._packed_clean)
+
     def __len__(self) -> int:
         """Number of cached entries (unspent, spent-but-unflushed)."""
-        return len(self._fresh) + len(self._coins)
+        return len(self._fresh) + len(self._packed) + len(self._packed_clean) + len(self._coins)
 
     def dirty_count(self) -> int:
-        return len(self._fresh) + len(self._dirty)
+        return len(self._fresh) + len(self._packed) + len(self._dirty)
 
 
 def _output_keys(txs: Iterable[tuple[bytes, int]]) -> Iterator[tuple[bytes, int]]:

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from pyrite.chain.coins import Coin, CoinsCache, CoinsDB, CoinsLogicError, add_coins, coin_key
+from pyrite.chain.coins import (
+    Coin,
+    CoinsCache,
+    CoinsDB,
+    CoinsLogicError,
+    _unpack_coin,
+    add_coins,
+    coin_key,
+)
 from pyrite.chain.compressor import (
     compress_amount,
     compress_script,
@@ -438,6 +446,63 @@ def test_memory_usage_and_needs_flush() -> None:
     assert cache.memory_usage() == 0
 
 
+def test_packed_coins_answer_as_before() -> None:
+    """Packing the cached coins keeps every answer (reads, spends, overwrite rules, what a
+    flush writes) and costs less memory."""
+    store = SpyStore()
+    db = CoinsDB(store)
+    db.batch_write({op(1): coin(), op(8): coin(7)}, BEST1)
+    tip = CoinsCache(db)
+    tip.get_coin(op(1))  # clean
+    tip.spend_coin(op(8))  # spent, DIRTY: not packed
+    for i in range(2, 7):
+        tip.add_coin(op(i), coin(value=i, height=700_000 + i, cb=i == 3))
+    tip.add_coin(op(7), Coin(9, b"", 1, False))  # an empty script
+    used, count, dirty = tip.memory_usage(), len(tip), tip.dirty_count()
+    assert tip.pack() == 7 and tip.pack() == 0
+    _check_cache_invariants(tip)
+    assert tip.memory_usage() < used and len(tip) == count and tip.dirty_count() == dirty
+    assert tip.have_coin(op(4)) and tip.have_coin_in_cache(op(4))
+    assert tip.have_any_output([(op(5).txid, 1)])
+    assert tip.get_coin(op(3)) == coin(value=3, height=700_003, cb=True)  # back to FRESH
+    assert op(3) in tip._fresh and op(3) not in tip._packed
+    with pytest.raises(CoinsLogicError):
+        tip.add_coin(op(4), coin())
+    _check_cache_invariants(tip)
+    assert tip.get_coin(op(4)) == coin(value=4, height=700_004)
+    tip.pack()
+    tip.add_coin(op(4), coin(value=44), overwrite=True)  # still FRESH
+    assert tip.spend_coin(op(5)) == coin(value=5, height=700_005)
+    assert tip.spend_coin(op(5)) is None
+    child = CoinsCache(tip)
+    fetched = child.fetch_coins([op(6), op(7)])
+    assert fetched == [coin(value=6, height=700_006), Coin(9, b"", 1, False)]
+    child.spend_fetched([op(6), op(7)], fetched)  # type: ignore[arg-type]
+    child.flush()
+    _check_cache_invariants(tip)
+    tip.pack()
+    tip.set_best_block(BEST2)
+    tip.sync()
+    _check_cache_invariants(tip)
+    assert not tip._packed and len(tip._packed_clean) == 4 and tip.dirty_count() == 0
+    puts, deletes = store.batches[-1]
+    assert set(puts) == {coin_key(op(2)), coin_key(op(3)), coin_key(op(4)),
+                         CHAINSTATE_BEST_BLOCK} and deletes == [coin_key(op(8))]  # fmt: skip
+    assert db.get_coin(op(2)) == coin(value=2, height=700_002)
+    assert tip.get_coin(op(3)) == coin(value=3, height=700_003, cb=True)  # clean again
+    assert op(3) in tip._coins and tip.dirty_count() == 0
+    with pytest.raises(CoinsLogicError):
+        tip.add_coin(op(4), coin())
+    assert tip.spend_coin(op(4)) == coin(value=44)  # clean: the spending reaches the disk
+    tip.uncache(op(1))
+    tip.uncache(op(2))
+    _check_cache_invariants(tip)
+    assert len(tip) == 2 and tip.dirty_count() == 1
+    tip.flush()
+    assert db.get_coin(op(4)) is None and db.get_coin(op(2)) is not None
+    assert dict(db.iter_coins()).keys() == {op(1), op(2), op(3)}
+
+
 def test_add_coins_from_transactions() -> None:
     cache = CoinsCache(CoinsDB(MemoryStore()))
     cb = Tx(1, (TxIn(OutPoint(NULL_HASH, 0xFFFFFFFF), b"\x01\x02"),), (TxOut(50 * COIN, P2SH),))
@@ -454,12 +519,14 @@ def test_add_coins_from_transactions() -> None:
 
 
 def _check_cache_invariants(cache: CoinsCache) -> None:
-    """FRESH and other entries apart, DIRTY marks only on the others, FRESH coins
-    unspent, and the script bytes counted those of the unspent coins held."""
-    assert not cache._fresh.keys() & cache._coins.keys()
+    """FRESH (packed or not) and other entries apart, DIRTY marks only on the others,
+    FRESH coins unspent, and the script bytes counted those of the unspent coins held."""
+    maps = (cache._fresh, cache._coins, cache._packed, cache._packed_clean)
+    assert sum(map(len, maps)) == len(set().union(*maps))
     assert cache._dirty <= cache._coins.keys()
     assert all(c is not None for c in cache._fresh.values())
-    held = [c for c in chain(cache._fresh.values(), cache._coins.values()) if c is not None]
+    packed = [_unpack_coin(r) for r in chain(cache._packed.values(), cache._packed_clean.values())]
+    held = [c for c in chain(cache._fresh.values(), cache._coins.values(), packed) if c]
     assert cache._script_bytes == sum(len(c.script_pubkey) for c in held)
 
 
@@ -498,14 +565,24 @@ def test_random_layers_match_a_model(seed: int) -> None:
                     child.spend_fetched(picked, fetched)  # type: ignore[arg-type]
                     for p in picked:
                         del child_model[p]
-            else:
+            elif r < 0.97:
                 assert child.get_coin(o) == child_model.get(o)
+            else:
+                child.pack()
             _check_cache_invariants(child)
         if rng.random() < 0.8:
             child.set_best_block(rng.randbytes(32))
             child.flush()
             tip_model = child_model
             _check_cache_invariants(tip)
+        if rng.random() < 0.3:
+            tip.pack()
+            _check_cache_invariants(tip)
+        if rng.random() < 0.2:  # clean entries, packed or not, may be dropped at any time
+            for o in rng.sample(ops, 10):
+                tip.uncache(o)
+            _check_cache_invariants(tip)
+            assert all(tip.get_coin(o) == c for o, c in tip_model.items())
         r = rng.random()
         if r < 0.3:
             before = len(store.batches)
