@@ -669,7 +669,11 @@ class Chainstate(BlockConnector):
 
     # ------------------------------------------------------------------ flushing
     def _flush_if_needed(self) -> None:
-        if self.coins.memory_usage() > self.dbcache_bytes and not self._pack_pause:
+        if (
+            self.coins.memory_usage() > self.dbcache_bytes
+            and not self._pack_pause
+            and self.coins.packed_usage() <= self.dbcache_bytes
+        ):
             self._pack_coins()
         if (
             self.coins.memory_usage() > self.dbcache_bytes
@@ -678,8 +682,8 @@ class Chainstate(BlockConnector):
             self.flush(force=True)
 
     def _pack_coins(self) -> None:
-        """Pack the cache's FRESH coins (``CoinsCache.pack``), which have outgrown
-        ``-dbcache``: a flush follows only if that is not enough.
+        """Pack the cache's coins (``CoinsCache.pack``), which have outgrown
+        ``-dbcache``, when that brings them back within it (else they are flushed).
 
         Packing pays when the packed coins are spent before the next flush (each is then
         decoded once instead of written to the database and read back) and costs about 1

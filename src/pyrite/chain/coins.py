@@ -39,9 +39,9 @@ The compact encodings are in ``compressor``; ``utxostats`` scans the flushed set
 Performance: coins are immutable tuples shared between layers, and a cache is
 plain dicts keyed by ``OutPoint`` and a set of the DIRTY keys that are not FRESH;
 no per-access objects are created. When the tip outgrows ``-dbcache`` the
-chainstate first *packs* its FRESH coins (``CoinsCache.pack``: each into one
-bytes object, about 60% of the memory of a Coin) and flushes only if that is not
-enough, so a cache of a given size holds about 1.7 times as many coins before
+chainstate first *packs* its FRESH and clean coins (``CoinsCache.pack``: each
+into one bytes object, about 60% of the memory of a Coin) when that is enough, and
+flushes otherwise, so a cache of a given size holds about 1.7 times as many coins before
 the first flush, and a coin that is packed and then spent is decoded once
 instead of written to the database and read back.
 """
@@ -689,6 +689,11 @@ class CoinsCache:
                 put(op, _pack_coin(coin))
                 drop(op)
         return count
+
+    def packed_usage(self) -> int:
+        """What ``memory_usage`` would be once ``pack`` has run."""
+        packable = len(self._fresh) + len(self._coins) - len(self._dirty)  # unspent, clean
+        return self.memory_usage() - packable * (ENTRY_BYTES - PACKED_BYTES)
 
     def _unpack(self, outpoint: OutPoint) -> bool:
         """Move a packed coin back to ``_fresh`` or ``_coins``; False if it is not packed."""

@@ -719,3 +719,19 @@ def test_store_any_prefixed(tmp_path: Path) -> None:
         assert not store.any_prefixed([b"b", b"abc", b"ce", b"d"])
         assert not store.any_prefixed([])
         store.close()
+
+
+def test_packed_usage_foretells_memory_usage() -> None:
+    db = CoinsDB(MemoryStore())
+    db.batch_write({op(i): coin() for i in range(10)}, BEST1)
+    cache = CoinsCache(db)
+    for i in range(5):
+        cache.get_coin(op(i))  # clean
+    cache.spend_coin(op(5))  # DIRTY, spent
+    for i in range(20, 40):
+        cache.add_coin(op(i), coin())  # FRESH
+    cache.add_coin(op(6), coin(), overwrite=True)  # DIRTY, unspent: stays as it is
+    expected = cache.packed_usage()
+    assert expected < cache.memory_usage()
+    assert cache.pack() == 25
+    assert cache.memory_usage() == expected == cache.packed_usage()
