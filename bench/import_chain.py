@@ -29,6 +29,7 @@ import argparse
 import base64
 import http.client
 import json
+import math
 import os
 import socket
 import statistics
@@ -269,7 +270,31 @@ def main(argv: list[str] | None = None) -> int:
             ratios = [ra[0] / rb[0] for ra, rb in zip(runs[a], runs[b], strict=True)]
             print(f"    per round: {' '.join(f'{x:.2f}' for x in ratios)} "
                   f"(median {statistics.median(ratios):.2f}x)")  # fmt: skip
+            met = sum(x <= target for x in ratios)
+            interval = median_interval(ratios)
+            span = "" if interval is None else (
+                f"; the rounds' median lies in {interval[0]:.2f}-{interval[1]:.2f}x "
+                f"with {interval[2]:.1%} confidence")  # fmt: skip
+            print(f"    target met in {met} of {len(ratios)} rounds{span}")
     return 0
+
+
+def median_interval(xs: list[float], level: float = 0.95) -> tuple[float, float, float] | None:
+    """A distribution-free confidence interval for the median of what ``xs`` samples:
+    ``(sorted[k], sorted[n-1-k], confidence)`` for the largest ``k`` whose confidence,
+    ``1 - 2 P(Binomial(n, 1/2) <= k)``, is at least ``level``; None when even the full
+    range falls short (fewer than 6 rounds at 95%)."""
+    n = len(xs)
+    xs = sorted(xs)
+    best = None
+    tail = 0.0
+    for k in range(n // 2):
+        tail += math.comb(n, k) / 2**n  # P(B <= k)
+        confidence = 1 - 2 * tail
+        if confidence < level:
+            break
+        best = (xs[k], xs[n - 1 - k], confidence)
+    return best
 
 
 if __name__ == "__main__":
