@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
+import tracemalloc
 from collections.abc import Iterable, Mapping
 from itertools import chain
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from pyrite.chain.coins import (
+    ENTRY_BYTES,
+    PACKED_BYTES,
     Coin,
     CoinsCache,
     CoinsDB,
@@ -735,3 +738,28 @@ def test_packed_usage_foretells_memory_usage() -> None:
     assert expected < cache.memory_usage()
     assert cache.pack() == 25
     assert cache.memory_usage() == expected == cache.packed_usage()
+
+
+def test_memory_accounting_covers_what_coins_take() -> None:
+    """``ENTRY_BYTES`` and ``PACKED_BYTES`` (which ``-dbcache`` is held to) are not below
+    what a coin takes, packed or not, measured with tracemalloc for P2WPKH coins of
+    two-output transactions (mainnet's common case)."""
+    rng = random.Random(7)
+    count = 20_000
+    tracemalloc.start()
+    try:
+        cache = CoinsCache(CoinsDB(MemoryStore()))
+        start = tracemalloc.get_traced_memory()[0]
+        for t in range(count // 2):
+            outputs = [(rng.randrange(10**4, 10**10), b"\x00\x14" + rng.randbytes(20))
+                       for _ in range(2)]  # fmt: skip
+            cache.add_outputs(rng.randbytes(32), 0, outputs, 700_000 + t // 1000, False, False)
+        unpacked = tracemalloc.get_traced_memory()[0] - start
+        cache.pack()
+        packed = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    scripts = count * 22
+    assert cache.memory_usage() == count * PACKED_BYTES + scripts
+    assert count * ENTRY_BYTES * 0.6 < unpacked - scripts <= count * ENTRY_BYTES
+    assert count * PACKED_BYTES * 0.6 < packed - scripts <= count * PACKED_BYTES
