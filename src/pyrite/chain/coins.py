@@ -371,9 +371,16 @@ class CoinsCache:
             return coins
         other = self._coins.get
         get = self.get_coin
+        fresh = self._fresh
+        unpack = self._packed.pop if self._packed else None  # (get_coin's work, inlined)
         for i, coin in enumerate(coins):
             if coin is None:
                 op = outpoints[i]
+                if unpack is not None:
+                    record = unpack(op, None)
+                    if record is not None:
+                        coins[i] = fresh[op] = _unpack_coin(record)
+                        continue
                 found = other(op, _MISSING)
                 coins[i] = get(op) if found is _MISSING else found
         return coins
