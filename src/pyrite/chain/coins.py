@@ -40,10 +40,10 @@ Performance: coins are immutable tuples shared between layers, and a cache is
 plain dicts keyed by ``OutPoint`` and a set of the DIRTY keys that are not FRESH;
 no per-access objects are created. When the tip outgrows ``-dbcache`` the
 chainstate first *packs* its FRESH and clean coins (``CoinsCache.pack``: each
-into one bytes object, about 60% of the memory of a Coin) when that is enough, and
-flushes otherwise, so a cache of a given size holds about 1.7 times as many coins before
-the first flush, and a coin that is packed and then spent is decoded once
-instead of written to the database and read back.
+into one bytes object, about 60% of the memory of a Coin) if that is enough,
+and flushes otherwise. A cache of a given size then holds about 1.7 times as
+many coins before its first flush, and a coin packed and then spent is decoded
+once instead of written to the database and read back.
 """
 
 from __future__ import annotations
@@ -226,12 +226,12 @@ class CoinsDB:
         packed: Mapping[OutPoint, bytes] = _NO_PACKED,
     ) -> None:
         """``batch_write`` straight from a cache's maps (see ``CoinsCache``): every coin
-        of ``fresh`` and of ``packed`` (which the database does not hold) and the entries
-        of ``coins`` named by ``dirty`` (None: delete). Each record is serialized as the store takes
-        it, so a flush needs no copy of the changes. The records go in txid order, close
-        to the store's key order: LMDB then writes a large batch in about a third of the
-        time it takes in the cache's order (measured: 1.2M changes, 1.1 s against 3.3 s),
-        and sorting costs 0.6-0.8 s."""
+        of ``fresh`` and of ``packed`` (which the database does not hold) and the
+        entries of ``coins`` named by ``dirty`` (None: delete). Each record is
+        serialized as the store takes it, so a flush needs no copy of the changes. The
+        records go in txid order, close to the store's key order: LMDB then writes a
+        large batch in about a third of the time it takes in the cache's order
+        (measured: 1.2M changes, 1.1 s against 3.3 s), and sorting costs 0.6-0.8 s."""
         if len(best_block) != 32:
             raise ValueError("best block must be a 32-byte hash")
 
