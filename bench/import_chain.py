@@ -19,8 +19,9 @@ first, as an installation is.
 pyrited runs on this interpreter, or on each ``--python`` given (each must have pyrite
 installed, e.g. a venv of its own): how CPython was built matters to pyrite (a build with
 profile-guided optimisation runs its Python code faster), not to the kernel. With
-``--mypyc`` each also runs on a copy of its pyrite with the hot modules compiled by mypyc,
-an experiment beside pyrite (``bench.mypyc_build``).
+``--mypyc`` each also runs pyrite's optional compiled build (``PYRITE_MYPYC=1 pip install
+.``: the hot modules compiled by mypyc), built from this checkout for that interpreter
+(``bench.compiled_build``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import mypyc_build
+from bench import compiled_build
 from bench.chainfile import DEFAULT_CHAIN, read_chain, write_blk_file
 
 TIP = "10c6542b173a81182cb3512e342c1ab53d9c3fb277c830a83510b4d828a36dd2"
@@ -133,7 +134,10 @@ def _vm_hwm(pid: int) -> int:
 COMPILE = (
     "import compileall as c, os, pyrite as p; c.compile_dir(os.path.dirname(p.__file__), quiet=1)"
 )
-DESCRIBE = "import sys, pyrite; print(sys.version.replace(chr(10), ' '), '|', pyrite.__file__)"
+DESCRIBE = (
+    "import sys, pyrite, pyrite.compiled as c; "
+    "print(sys.version.replace(chr(10), ' '), '|', pyrite.__file__, '|', c.build_description())"
+)
 
 
 def compile_bytecode(python: str = sys.executable) -> None:
@@ -219,15 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--python", nargs="*", default=[sys.executable],
                     help="interpreters to run pyrited on (default: this one)")  # fmt: skip
     ap.add_argument("--mypyc", action="store_true",
-                    help="also run each pyrite with its hot modules compiled by mypyc "
-                         "(an experiment beside pyrite: see bench.mypyc_build)")  # fmt: skip
+                    help="also run each interpreter on pyrite's optional compiled build "
+                         "(PYRITE_MYPYC=1: see bench.compiled_build)")  # fmt: skip
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="chain-blk-") as d:
         pythons: list[str] = list(args.python)
         tags = [""] if len(pythons) == 1 else [f" [{i + 1}]" for i in range(len(pythons))]
         if args.mypyc:
             for i, python in enumerate(args.python):
-                pythons.append(mypyc_build.build(python, Path(d) / f"mypyc-{i + 1}"))
+                pythons.append(compiled_build.build(python, Path(d) / f"mypyc-{i + 1}"))
                 tags.append(f" [{i + 1} mypyc]" if len(args.python) > 1 else " [mypyc]")
         for python, tag in zip(pythons, tags, strict=True):
             compile_bytecode(python)

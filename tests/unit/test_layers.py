@@ -9,7 +9,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "pyrite"
 
 #: lower number = lower layer; a module may import its own layer or lower ones
 RANK = {
-    "errors": 0, "log_categories": 0, "crypto": 1, "encoding": 2, "primitives": 3,
+    "errors": 0, "log_categories": 0, "compiled": 0, "crypto": 1, "encoding": 2, "primitives": 3,
     "script": 4, "consensus": 5, "chain": 6, "mining": 7, "rpc": 8, "wallet": 8,
     "node": 9, "tools": 10,
 }  # fmt: skip

@@ -25,6 +25,7 @@ from typing import IO, Any
 from pyrite.chain.chainstate import Chainstate
 from pyrite.chain.index import BlockIndexEntry
 from pyrite.chain.scriptcheck import ParallelScriptChecker, ScriptChecker, SerialScriptChecker
+from pyrite.compiled import build_description
 from pyrite.consensus.params import ChainParams, get_params
 from pyrite.errors import PyriteError
 from pyrite.node import importer
@@ -64,7 +65,7 @@ def run(argv: list[str]) -> int:
         print(f"Error: {e.message}", file=sys.stderr)
         return 1
     if config.get_bool("version") or config.get_bool("help") or config.is_set("?"):
-        print(f"Pyrite daemon version v{CLIENT_VERSION_STRING}")
+        print(f"Pyrite daemon version v{CLIENT_VERSION_STRING} ({build_description()})")
         if not config.get_bool("version"):
             print("Usage: pyrited [options]   Start the pyrite daemon (bitcoind's options)")
         return 0
@@ -195,7 +196,7 @@ def _usable_cores() -> int:
 
 async def _node(config: Config, netdir: Path, warnings: list[str], checker: ScriptChecker) -> int:
     loop = asyncio.get_running_loop()
-    log.info("Pyrite version v%s", CLIENT_VERSION_STRING)
+    log.info("Pyrite version v%s (%s)", CLIENT_VERSION_STRING, build_description())
     log.info("Using data directory %s", netdir)
     for line in config.log_lines():
         log.info("%s", line)

@@ -1,0 +1,42 @@
+"""The optional compiled build for the import benchmark (``--mypyc``).
+
+    python -m bench.import_chain --mypyc [--python INTERPRETER ...]
+
+``build`` installs pyrite from this checkout the way a user asks for the compiled build
+(``PYRITE_MYPYC=1 pip install .``, see setup.py), with the interpreter given, into a
+directory of the caller's (``pip install --target``, without dependencies: the
+interpreter's own coincurve and lmdb serve), and writes a wrapper that runs that
+interpreter with the directory first on its path, for the benchmark to time beside the
+pure-Python pyrite the interpreter has installed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def build(python: str, dest: Path) -> str:
+    """Install the compiled build of this checkout for ``python`` into ``dest``; returns the
+    path of a script that runs ``python`` on it (its arguments passed on)."""
+    target = dest / "site"
+    done = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(REPO)],
+        env={**os.environ, "PYRITE_MYPYC": "1"}, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"the compiled build failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    wrapper = dest / "python"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH="{target}" exec "{python}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    check = subprocess.run(
+        [str(wrapper), "-c", "from pyrite.compiled import build_description as d; print(d())"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    if "compiled" not in check:
+        raise SystemExit(f"the compiled build is not the one imported: {check}")
+    return str(wrapper)
