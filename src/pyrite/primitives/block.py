@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pyrite.crypto.hashes import sha256d
 from pyrite.encoding.bytes import ByteReader, ByteWriter, compact_size
 from pyrite.errors import DecodeError
-from pyrite.primitives.tx import Tx, read_common
+from pyrite.primitives.tx import Tx
+from pyrite.primitives.txparse import read_common
 
 _HEADER = struct.Struct("<i32s32sIII")
 HEADER_SIZE = 80

@@ -15,7 +15,7 @@ from bench.chainfile import read_chain
 from pyrite.encoding.bytes import ByteReader
 from pyrite.errors import DecodeError
 from pyrite.primitives import Block, Tx
-from pyrite.primitives.tx import read_common
+from pyrite.primitives.txparse import read_common
 from tests.conftest import BENCH_CHAIN, vector_path
 
 FIELDS = ("version", "vin", "vout", "locktime", "txid", "wtxid", "size", "base_size", "raw",
