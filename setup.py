@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import runpy
+import shutil
 from typing import Any
 
 from setuptools import setup
@@ -37,4 +38,7 @@ def ext_modules() -> list[Any]:
     return list(mypycify(paths, opt_level="3", group_name="pyrite"))
 
 
+# setuptools reuses build/ from one build to the next, so a module an earlier build
+# compiled (or a file removed since) would go into this build's wheel: start clean
+shutil.rmtree("build", ignore_errors=True)
 setup(ext_modules=ext_modules())
