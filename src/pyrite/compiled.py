@@ -23,7 +23,8 @@ import importlib.util
 #: builds a ``Tx`` by changing an object's class, which compiled classes do not allow),
 #: ``chain.connect`` (the interpreted Chainstate subclasses its BlockConnector; its own
 #: loop is little of the work) and modules that measured no faster compiled
-#: (``crypto.secp``, ``primitives.block``, ``consensus.block_rules``).
+#: (``crypto.secp``, ``primitives.block``, ``consensus.block_rules``,
+#: ``chain.scriptcheck``).
 COMPILED_MODULES = (
     "pyrite.primitives.txparse",
     "pyrite.script.fastpath",
