@@ -1,6 +1,7 @@
-"""The optional compiled build for the import benchmark (``--mypyc``).
+"""The optional compiled build for the benchmarks.
 
     python -m bench.import_chain --mypyc [--python INTERPRETER ...]
+    python -m bench.compiled_build INTERPRETER DEST   (then --python DEST/python)
 
 ``build`` installs pyrite from this checkout the way a user asks for the compiled build
 (``PYRITE_MYPYC=1 pip install .``, see setup.py), with the interpreter given, into a
@@ -12,6 +13,7 @@ pure-Python pyrite the interpreter has installed.
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 import subprocess
@@ -40,3 +42,19 @@ def build(python: str, dest: Path) -> str:
     if "compiled" not in check:
         raise SystemExit(f"the compiled build is not the one imported: {check}")
     return str(wrapper)
+
+
+def main() -> None:
+    """``python -m bench.compiled_build INTERPRETER DEST``: build, and print the wrapper's
+    path (for the benchmarks' ``--python``, or to run one on the compiled build:
+    ``DEST/python -m bench.validate_block``)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("python", help="the interpreter to build for (with pyrite's dependencies)")
+    ap.add_argument("dest", type=Path, help="a directory to install the build into")
+    args = ap.parse_args()
+    args.dest.mkdir(parents=True, exist_ok=True)
+    print(build(args.python, args.dest))
+
+
+if __name__ == "__main__":
+    main()
