@@ -555,7 +555,8 @@ class ParallelScriptChecker:
         # any thread exists, as the daemon does.
         ctx = multiprocessing.get_context("fork")
         self._workers = [_Worker(ctx) for _ in range(workers)]
-        log.info("Script verification uses %d worker processes", workers)
+        plural = "" if workers == 1 else "es"
+        log.info("Script verification uses %d worker process%s", workers, plural)
 
     def begin(self, flags: int, key: Hashable = None) -> ScriptSession:
         return _ParallelSession(self, flags, key)
