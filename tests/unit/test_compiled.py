@@ -91,3 +91,10 @@ def test_editable_compiled_build_is_refused(
     monkeypatch.setenv("PYRITE_MYPYC", "1")
     with pytest.raises(SystemExit, match="not for an editable install"):
         backend.get_requires_for_build_editable()
+
+
+def test_sdist_carries_the_build_backend() -> None:
+    """pyproject.toml names an in-tree backend, so an sdist without it cannot be built."""
+    manifest = (SRC.parent / "MANIFEST.in").read_text().split("\n")
+    assert "include build_backend/*.py" in manifest
+    assert (SRC.parent / "build_backend" / "pyrite_build.py").is_file()
