@@ -4,7 +4,7 @@ Without ``PYRITE_MYPYC`` (the default) this adds nothing and pyrite is pure Pyth
 it, the modules of ``pyrite.compiled.COMPILED_MODULES`` are also compiled by mypyc, the
 compiler that comes with mypy (the build backend in ``build_backend/`` then asks for mypy
 as a build requirement); this needs a C compiler and the interpreter's headers, and takes
-about 20 seconds. Editable installs stay pure Python: a compiled module would shadow
+about 25 seconds. Editable installs stay pure Python: a compiled module would shadow
 edits to its source.
 """
 
